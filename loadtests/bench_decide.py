@@ -1,0 +1,96 @@
+"""In-process decision time on a bundle (no HTTP): p50, p99 and the split by stage.
+
+    .venv/bin/python loadtests/bench_decide.py --decisions 10000
+
+Requests are drawn, seeded, from the demo's call reasons, stages, waits and CLVs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from pathlib import Path
+
+from nextbest.bundle import Bundle, load_bundle
+from nextbest.config import default_bundle_path
+from nextbest.decide import Context, Customer, Decider, DecisionRequest
+
+
+def requests(bundle: Bundle, count: int, seed: int) -> list[DecisionRequest]:
+    rng = random.Random(seed)
+    vocabulary = bundle.vocabulary
+    products = sorted({o.product for o in bundle.offers if o.product})
+    return [
+        DecisionRequest(
+            customer=Customer(
+                id=f"C-{rng.randrange(1_000_000)}",
+                clv=round(rng.lognormvariate(6.8, 0.7), 2),
+                lifecycle_stage=rng.choice(vocabulary.lifecycle_stages),
+                attributes={
+                    "tenure_months": rng.randrange(0, 120),
+                    "churn_score": round(rng.random(), 3),
+                    "owned_products": rng.sample(products, rng.randrange(0, 4)),
+                },
+            ),
+            context=Context(
+                channel=rng.choice(vocabulary.channels),
+                call_reason=rng.choice(vocabulary.call_reasons),
+                wait_time_s=round(rng.expovariate(1 / 120), 1),
+            ),
+            limit=3,
+            explain=n % 10 == 0,
+            dry_run=True,
+        )
+        for n in range(count)
+    ]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bundle", type=Path, default=default_bundle_path())
+    parser.add_argument("--decisions", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    bundle = load_bundle(args.bundle)
+    decider = Decider(bundle)
+    batch = requests(bundle, args.decisions, args.seed)
+    for request in batch[:500]:
+        decider.decide(request)
+
+    total, rules, scoring, arbitration = [], [], [], []
+    for request in batch:
+        started = time.perf_counter_ns()
+        decision = decider.decide(request)
+        total.append((time.perf_counter_ns() - started) / 1000)
+        rules.append(decision.timings.rules_ns / 1000)
+        scoring.append(decision.timings.scoring_ns / 1000)
+        arbitration.append(decision.timings.arbitration_ns / 1000)
+
+    print(
+        f"bundle {bundle.name} {bundle.version}: {len(bundle.offers)} offers, "
+        f"{len(bundle.rules)} rules, {len(bundle.models)} models; "
+        f"{args.decisions} decisions (10 % with explain)"
+    )
+    print(f"{'stage':<12} {'p50 us':>8} {'p99 us':>8} {'mean us':>8}")
+    for name, values in [
+        ("total", total),
+        ("rules", rules),
+        ("scoring", scoring),
+        ("arbitration", arbitration),
+    ]:
+        print(
+            f"{name:<12} {percentile(values, 0.5):8.1f} {percentile(values, 0.99):8.1f} "
+            f"{statistics.fmean(values):8.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

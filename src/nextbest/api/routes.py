@@ -1,0 +1,102 @@
+"""HTTP routes: decisions, the catalogue, the bundle, health."""
+
+from __future__ import annotations
+
+import structlog
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from nextbest.api.state import Serving
+from nextbest.api.strict_body import StrictJSON
+from nextbest.api.wire import BundleInfo, Health, OfferInfo, OffersPage
+from nextbest.decide import DecisionRequest, DecisionResponse
+
+__all__ = ["DecisionRoutes", "HealthRoutes"]
+
+_log = structlog.get_logger("nextbest.decision")
+
+
+def _serving(state: State) -> Serving:
+    serving: Serving = state.serving
+    return serving
+
+
+class DecisionRoutes(Controller):
+    path = "/v1"
+    tags = ("decisions",)
+
+    @post(
+        "/decisions",
+        status_code=HTTP_200_OK,
+        summary="Rank next-best activities",
+        dto=StrictJSON[DecisionRequest],
+        return_dto=None,
+    )
+    async def decide(self, state: State, data: JSONBody[DecisionRequest]) -> DecisionResponse:
+        """Rank the catalogue's activities for one customer in one context."""
+        decision = _serving(state).decider.decide(data)
+        response, timings = decision.response, decision.timings
+        _log.info(
+            "decision",
+            decision_id=response.decision_id,
+            bundle_version=response.bundle_version,
+            customer_id=response.customer_id,
+            channel=response.channel,
+            offers=[o.offer_id for o in response.offers],
+            dry_run=data.dry_run,
+            rules_us=timings.rules_ns // 1000,
+            scoring_us=timings.scoring_ns // 1000,
+            arbitration_us=timings.arbitration_ns // 1000,
+        )
+        return response
+
+    @get("/offers", summary="The activity catalogue")
+    async def offers(self, state: State) -> OffersPage:
+        bundle = _serving(state).decider.bundle
+        return OffersPage(
+            bundle_version=bundle.version,
+            offers=[
+                OfferInfo(
+                    id=o.id,
+                    name=o.name,
+                    category=o.category,
+                    channels=sorted(o.channels),
+                    value=o.value,
+                    lever=o.lever,
+                    product=o.product,
+                    tags=list(o.tags),
+                    treatment=dict(o.treatment),
+                )
+                for o in bundle.offers
+            ],
+        )
+
+    @get("/bundle", summary="The serving bundle")
+    async def bundle(self, state: State) -> BundleInfo:
+        bundle = _serving(state).decider.bundle
+        return BundleInfo(
+            name=bundle.name,
+            version=bundle.version,
+            description=bundle.description,
+            loaded_at=bundle.loaded_at,
+            checksums=dict(bundle.checksums),
+            offers=len(bundle.offers),
+            rules=len(bundle.rules),
+            models=[m.id for m in bundle.models],
+            policies=[p.id for p in bundle.policies],
+        )
+
+
+class HealthRoutes(Controller):
+    path = "/health"
+    tags = ("health",)
+
+    @get("/live", summary="The process answers")
+    async def live(self) -> Health:
+        return Health(status="ok")
+
+    @get("/ready", summary="A bundle is loaded and decisions can be served")
+    async def ready(self, state: State) -> Health:
+        return Health(status="ready", bundle_version=_serving(state).decider.bundle.version)

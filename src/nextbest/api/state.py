@@ -1,0 +1,17 @@
+"""What the app serves: the current decider (one per loaded bundle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nextbest.decide import Decider
+
+__all__ = ["Serving"]
+
+
+@dataclass(slots=True)
+class Serving:
+    """Holds the decider in use. A request reads `decider` once and uses that object to the
+    end, so replacing it (a bundle reload) never mixes two bundles in one answer."""
+
+    decider: Decider

@@ -1,0 +1,79 @@
+"""Strict JSON request bodies.
+
+Litestar converts bodies with msgspec's lax mode (`"3"` becomes `3`, `"true"` becomes
+`True`). A decision client that sends the wrong type should hear about it, so bodies are
+decoded here with a strict msgspec decoder built once per type; the OpenAPI schema is
+still generated from the type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import msgspec
+from litestar.dto import AbstractDTO
+from litestar.exceptions import ClientException
+
+from nextbest.decide import InvalidRequestError
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.dto.data_structures import DTOFieldDefinition
+    from litestar.openapi.spec import Reference, Schema
+    from litestar.typing import FieldDefinition
+
+__all__ = ["StrictJSON"]
+
+T = TypeVar("T")
+_AT_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+
+
+def field_of(path: str, problem: str) -> str:
+    """`$.customer` + "missing required field `id`" -> `customer.id`."""
+    named = _NAMED_FIELD.search(problem)
+    if named:
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return path or "body"
+
+
+class StrictJSON(AbstractDTO[T], Generic[T]):
+    """A DTO that only decodes: strictly, with a cached msgspec decoder."""
+
+    _decoders: ClassVar[dict[type[Any], msgspec.json.Decoder[Any]]] = {}
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
+    ) -> None:
+        cls._decoders.setdefault(cls.model_type, msgspec.json.Decoder(cls.model_type))
+
+    @classmethod
+    def generate_field_definitions(
+        cls, model_type: type[Any]
+    ) -> Generator[DTOFieldDefinition, None, None]:
+        yield from ()
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        return schema_creator.for_field_definition(field_definition)
+
+    def decode_bytes(self, value: bytes) -> Any:
+        try:
+            return self._decoders[self.model_type].decode(value)
+        except msgspec.ValidationError as exc:
+            match = _AT_PATH.match(str(exc))
+            assert match is not None  # the pattern matches any string
+            problem = match.group("problem")
+            path = (match.group("path") or "").replace("[...]", "").lstrip(".")
+            raise InvalidRequestError(field_of(path, problem), problem) from exc
+        except msgspec.DecodeError as exc:
+            raise ClientException(f"body is not valid JSON: {exc}") from exc

@@ -1,0 +1,243 @@
+"""The decision pipeline: facts -> eligibility -> scoring -> arbitration -> top N.
+
+Everything that depends only on the bundle (offer columns, rule targets, context-weight
+vectors, tie-break order) is laid out once in `Decider.__init__`; a request is a few
+plain loops over about twenty offers and one ONNX run per model.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from nextbest.bundle import Bundle, Offer, Rule, offer_facts
+from nextbest.decide.facts import Facts, RequestChecker
+from nextbest.decide.types import (
+    Candidate,
+    DecisionRequest,
+    DecisionResponse,
+    Explanation,
+    RankedOffer,
+)
+from nextbest.rules import Value
+
+__all__ = ["FORMULA", "Decider", "Decision", "StageTimings"]
+
+FORMULA = (
+    "priority = propensity x context_weight x value x lever x boost; "
+    "value = offer.value + clv_share[category] x customer.clv; "
+    "pinned offers rank above all others; ties break by offer id"
+)
+
+FloatArray = npt.NDArray[np.float64]
+_NO_OFFER: dict[str, Value] = {}
+
+
+@dataclass(slots=True)
+class StageTimings:
+    """Nanoseconds spent in each stage of one decision."""
+
+    rules_ns: int = 0
+    scoring_ns: int = 0
+    arbitration_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    response: DecisionResponse
+    timings: StageTimings = field(default_factory=StageTimings)
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """What the rules said about one offer for one request."""
+
+    dropped_by: str | None = None
+    pinned: bool = False
+    boost: float = 1.0
+    fired: list[str] = field(default_factory=list)
+
+
+class Decider:
+    """Decides for one bundle. Immutable after construction; safe to share across requests."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self._checker = RequestChecker(bundle)
+        offers = bundle.offers
+        self._offers = offers
+        self._offer_facts = [offer_facts(o) for o in offers]
+        self._lever = np.array([o.lever for o in offers], dtype=np.float64)
+        self._base_value = np.array([o.value for o in offers], dtype=np.float64)
+        self._clv_share = np.array([bundle.clv_share[o.category] for o in offers])
+        self._fixed_propensity = np.array(
+            [o.fixed_propensity if o.fixed_propensity is not None else np.nan for o in offers]
+        )
+        self._on_channel = {
+            channel: tuple(channel in o.channels for o in offers)
+            for channel in bundle.vocabulary.channels
+        }
+        self._rules_for: tuple[tuple[Rule, ...], ...] = tuple(
+            tuple(r for r in bundle.rules if o.index in r.offers) for o in offers
+        )
+        self._request_rules = tuple(r for r in bundle.rules if not r.expression.uses_offer)
+        self._weights = {
+            f"{'customer' if name == 'lifecycle_stage' else 'context'}.{name}": {
+                value: np.array(weights) for value, weights in table.items()
+            }
+            for name, table in bundle.context_weights.tables.items()
+        }
+        self._ones = np.ones(len(offers))
+        by_id = sorted(offers, key=lambda o: o.id)
+        self._tie_break = [by_id.index(o) for o in offers]
+
+    def decide(self, request: DecisionRequest) -> Decision:
+        timings = StageTimings()
+        started = time.perf_counter_ns()
+        facts = self._checker.facts(request)
+        verdicts = self._eligibility(facts, request.context.channel)
+        after_rules = time.perf_counter_ns()
+        propensity = self._propensity(facts)
+        after_scoring = time.perf_counter_ns()
+        weight = self._context_weight(facts)
+        value = self._value(facts)
+        boost = np.array([v.boost for v in verdicts])
+        priority = propensity * weight * value * self._lever * boost
+        ranked = self._rank(verdicts, priority)
+        selected = ranked[: request.limit]
+        offers = [
+            self._ranked_offer(rank, i, priority, propensity, value)
+            for rank, i in enumerate(selected, start=1)
+        ]
+        explanation = (
+            self._explain(verdicts, selected, propensity, weight, value, boost, priority)
+            if request.explain
+            else None
+        )
+        response = DecisionResponse(
+            decision_id=uuid.uuid4().hex,
+            bundle_version=self.bundle.version,
+            customer_id=request.customer.id,
+            channel=request.context.channel,
+            offers=offers,
+            explanation=explanation,
+        )
+        finished = time.perf_counter_ns()
+        timings.rules_ns = after_rules - started
+        timings.scoring_ns = after_scoring - after_rules
+        timings.arbitration_ns = finished - after_scoring
+        return Decision(response, timings)
+
+    def _eligibility(self, facts: Facts, channel: str) -> list[_Verdict]:
+        once = {r.id: r.expression.evaluate(facts, _NO_OFFER) for r in self._request_rules}
+        on_channel = self._on_channel[channel]
+        verdicts = []
+        for offer, rules in zip(self._offers, self._rules_for, strict=True):
+            verdict = _Verdict()
+            verdicts.append(verdict)
+            if not on_channel[offer.index]:
+                verdict.dropped_by = "channel"
+                continue
+            for rule in rules:
+                holds = once.get(rule.id)
+                if holds is None:
+                    holds = rule.expression.evaluate(facts, self._offer_facts[offer.index])
+                if (rule.action == "drop" and holds) or (rule.action == "require" and not holds):
+                    verdict.dropped_by = f"rule:{rule.id}"
+                    verdict.fired.append(rule.id)
+                    break
+                if holds and rule.action == "pin":
+                    verdict.pinned = True
+                    verdict.fired.append(rule.id)
+                elif holds and rule.action == "boost":
+                    verdict.boost *= rule.factor
+                    verdict.fired.append(rule.id)
+        return verdicts
+
+    def _propensity(self, facts: Facts) -> FloatArray:
+        propensity = self._fixed_propensity.copy()
+        for model in self.bundle.models:
+            propensity[model.offer_indices] = model.score(facts)
+        return propensity
+
+    def _context_weight(self, facts: Facts) -> FloatArray:
+        weight = self._ones
+        for source, table in self._weights.items():
+            value = facts.get(source)
+            if isinstance(value, str):
+                row = table.get(value)
+                if row is not None:
+                    weight = weight * row
+        return weight
+
+    def _value(self, facts: Facts) -> FloatArray:
+        clv = facts.get("customer.clv")
+        if not isinstance(clv, float | int):
+            return self._base_value
+        return self._base_value + self._clv_share * float(clv)
+
+    def _rank(self, verdicts: Sequence[_Verdict], priority: FloatArray) -> list[int]:
+        eligible = [i for i, v in enumerate(verdicts) if v.dropped_by is None]
+        score = priority.tolist()
+        tie_break = self._tie_break
+        return sorted(eligible, key=lambda i: (not verdicts[i].pinned, -score[i], tie_break[i]))
+
+    def _ranked_offer(
+        self, rank: int, i: int, priority: FloatArray, propensity: FloatArray, value: FloatArray
+    ) -> RankedOffer:
+        offer: Offer = self._offers[i]
+        return RankedOffer(
+            rank=rank,
+            offer_id=offer.id,
+            name=offer.name,
+            category=offer.category,
+            priority=round(float(priority[i]), 6),
+            propensity=round(float(propensity[i]), 6),
+            value=round(float(value[i]), 2),
+            treatment=dict(offer.treatment),
+        )
+
+    def _explain(
+        self,
+        verdicts: Sequence[_Verdict],
+        selected: Sequence[int],
+        propensity: FloatArray,
+        weight: FloatArray,
+        value: FloatArray,
+        boost: FloatArray,
+        priority: FloatArray,
+    ) -> Explanation:
+        rank_of = {i: rank for rank, i in enumerate(selected, start=1)}
+        candidates = []
+        for offer, verdict in zip(self._offers, verdicts, strict=True):
+            i = offer.index
+            rank = rank_of.get(i)
+            if rank is not None:
+                reason = None
+            elif verdict.dropped_by is not None:
+                reason = verdict.dropped_by
+            else:
+                reason = "rank"
+            candidates.append(
+                Candidate(
+                    offer_id=offer.id,
+                    category=offer.category,
+                    propensity=round(float(propensity[i]), 6),
+                    value=round(float(value[i]), 2),
+                    lever=offer.lever,
+                    context_weight=round(float(weight[i]), 6),
+                    boost=float(boost[i]),
+                    pinned=verdict.pinned,
+                    priority=round(float(priority[i]), 6),
+                    outcome="selected" if rank is not None else "dropped",
+                    reason=reason,
+                    rank=rank,
+                    rules=list(verdict.fired),
+                )
+            )
+        return Explanation(formula=FORMULA, candidates=candidates)

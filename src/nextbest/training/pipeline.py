@@ -1,0 +1,87 @@
+"""The scikit-learn propensity pipeline: impute, one-hot encode, classify.
+
+Encoding contract, the same in training and serving (the ONNX graph embeds it):
+
+* numeric features are float32; a missing value is NaN and is imputed inside the
+  graph with the training median;
+* categorical features are strings; a missing value is the empty string ``""``
+  (a category of its own, seen in training), and a value never seen in training
+  one-hot encodes to all zeros (``handle_unknown="ignore"``), so it is scored,
+  not refused.
+
+The pipeline is fitted on a 2-D object array whose columns are the features in
+``FeatureSpec`` order (:func:`feature_matrix`); the ONNX export maps those column
+positions to one named input per feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from nextbest.training.features import FeatureSpec
+
+__all__ = ["Classifier", "build_pipeline", "feature_matrix"]
+
+Classifier = Literal["gbt", "logreg"]
+
+# Chosen by measurement (see the training report): 150 trees of depth 4 keep the
+# offer x context interactions that matter while one ONNX call for 20 offers
+# stays far below a millisecond.
+GBT_PARAMS: dict[str, Any] = {
+    "n_estimators": 150,
+    "max_depth": 4,
+    "learning_rate": 0.08,
+    "subsample": 0.8,
+    "min_samples_leaf": 40,
+}
+
+
+def feature_matrix(
+    columns: Mapping[str, NDArray[Any]], features: Sequence[FeatureSpec]
+) -> NDArray[np.object_]:
+    """Stack the feature columns, in ``features`` order, into the pipeline's input."""
+    n = len(columns[features[0].name])
+    out = np.empty((n, len(features)), dtype=object)
+    for j, spec in enumerate(features):
+        col = columns[spec.name]
+        if spec.kind == "numeric":
+            out[:, j] = np.asarray(col, dtype=np.float32).astype(np.float64)
+        else:
+            out[:, j] = np.asarray(col, dtype=object)
+    return out
+
+
+def build_pipeline(
+    features: Sequence[FeatureSpec], *, seed: int, classifier: Classifier = "gbt"
+) -> Pipeline:
+    """An unfitted pipeline for :func:`feature_matrix` input; ``seed`` fixes all randomness."""
+    numeric = [j for j, f in enumerate(features) if f.kind == "numeric"]
+    categorical = [j for j, f in enumerate(features) if f.kind == "categorical"]
+    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    model: GradientBoostingClassifier | LogisticRegression
+    if classifier == "gbt":
+        model = GradientBoostingClassifier(random_state=seed, **GBT_PARAMS)
+    else:
+        numeric_steps.append(("scale", StandardScaler()))
+        model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+    encode = ColumnTransformer(
+        [
+            ("numeric", Pipeline(numeric_steps), numeric),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                categorical,
+            ),
+        ]
+    )
+    return Pipeline([("encode", encode), ("classify", model)])
