@@ -41,6 +41,7 @@ __all__ = [
     "offer_facts",
     "read_bundle_file",
     "read_models_file",
+    "read_offers_file",
     "referenced_files",
 ]
 
@@ -91,6 +92,10 @@ def _convert(file: str, raw: Any, shape: type[T]) -> T:
 
 def read_bundle_file(root: Path) -> BundleFile:
     return _convert(BUNDLE_FILE, _read_yaml(root, BUNDLE_FILE), BundleFile)
+
+
+def read_offers_file(root: Path) -> OffersFile:
+    return _convert(OFFERS_FILE, _read_yaml(root, OFFERS_FILE), OffersFile)
 
 
 def read_models_file(root: Path) -> ModelsFile:
@@ -331,7 +336,7 @@ def load_bundle(root: Path) -> Bundle:
     fields = known_fields(meta.customer_attributes, meta.context_attributes)
     models_spec = read_models_file(root)
     offers = _offers(
-        _convert(OFFERS_FILE, _read_yaml(root, OFFERS_FILE), OffersFile),
+        read_offers_file(root),
         meta,
         {m.id for m in models_spec.models},
     )

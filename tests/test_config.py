@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nextbest.config import Settings, SettingsError
+
+
+def test_defaults_serve_the_demo_bundle() -> None:
+    settings = Settings.from_env({})
+    assert (settings.bundle / "bundle.yaml").is_file()
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
+
+
+def test_values_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"NEXTBEST_BUNDLE": "/srv/bundle", "NEXTBEST_PORT": "9000", "NEXTBEST_LOG_FORMAT": "json"}
+    )
+    assert settings.bundle == Path("/srv/bundle")
+    assert settings.port == 9000
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("NEXTBEST_PORT", "eighty"),
+        ("NEXTBEST_PORT", "70000"),
+        ("NEXTBEST_WORKERS", "0"),
+        ("NEXTBEST_LOG_LEVEL", "loud"),
+        ("NEXTBEST_MAX_BODY_BYTES", "10"),
+    ],
+)
+def test_a_bad_value_names_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: value})
