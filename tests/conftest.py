@@ -9,11 +9,11 @@ import pytest
 import yaml
 from litestar.testing import TestClient
 
+from helpers import DEMO_BUNDLE, EditYaml
 from nextbest.api.app import create_app
 from nextbest.bundle import Bundle, load_bundle, seal_bundle
 from nextbest.decide import Decider
-
-DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo-energy"
+from redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +40,6 @@ def bundle_copy(tmp_path: Path) -> Path:
     return target
 
 
-EditYaml = Callable[[str, Callable[[Any], Any]], None]
-
-
 @pytest.fixture
 def edit_yaml(bundle_copy: Path) -> EditYaml:
     """Change one YAML file of the bundle copy and re-seal it, as a bundle author would."""
@@ -55,3 +52,22 @@ def edit_yaml(bundle_copy: Path) -> EditYaml:
         seal_bundle(bundle_copy)
 
     return edit
+
+
+@pytest.fixture(scope="session")
+def redis_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(redis_session: RedisServer) -> RedisServer:
+    """The session's redis-server, running and empty."""
+    if not redis_session.running:
+        redis_session.start()
+    redis_session.flush()
+    return redis_session

@@ -1,8 +1,24 @@
-"""Request builders shared by the tests."""
+"""Request builders and server processes shared by the tests."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo-energy"
+
+EditYaml = Callable[[str, Callable[[Any], Any]], None]
+"""Change one YAML file of a bundle copy and re-seal it (the `edit_yaml` fixture)."""
 
 
 def decision_request(
@@ -36,3 +52,34 @@ def decision_request(
         "explain": explain,
         "dry_run": True,
     }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nextbest.cli", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NEXTBEST_LOG_FORMAT": "json", **(env or {})},
+    )
+
+
+def wait_ready(base: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited early: {process.communicate()[1]}")
+        try:
+            with urllib.request.urlopen(f"{base}/health/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    pytest.fail("server did not become ready")

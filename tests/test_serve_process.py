@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,47 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers import decision_request
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nextbest.cli", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NEXTBEST_LOG_FORMAT": "json", **(env or {})},
-    )
-
-
-def _wait_ready(base: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited early: {process.communicate()[1]}")
-        try:
-            with urllib.request.urlopen(f"{base}/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    pytest.fail("server did not become ready")
+from helpers import decision_request, free_port, serve, wait_ready
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
-    process = _serve("--host", "127.0.0.1", "--port", str(port))
+    port = free_port()
+    process = serve("--host", "127.0.0.1", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process)
+        wait_ready(base, process)
         yield base, process
     finally:
         process.send_signal(signal.SIGTERM)
@@ -100,7 +65,7 @@ def test_bad_request_over_real_http_is_a_problem_document(
 def test_a_bad_bundle_stops_start_up_naming_file_and_field(bundle_copy: Path) -> None:
     offers = bundle_copy / "offers.yaml"
     offers.write_text(offers.read_text().replace("category: upsell", "category: upsale", 1))
-    process = _serve("--port", str(_free_port()), "--bundle", str(bundle_copy))
+    process = serve("--port", str(free_port()), "--bundle", str(bundle_copy))
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
     assert "offers.yaml: offers[0].category" in stderr
@@ -109,7 +74,7 @@ def test_a_bad_bundle_stops_start_up_naming_file_and_field(bundle_copy: Path) ->
 
 @pytest.mark.slow
 def test_a_bad_setting_stops_start_up_naming_the_variable() -> None:
-    process = _serve(env={"NEXTBEST_PORT": "eighty"})
+    process = serve(env={"NEXTBEST_PORT": "eighty"})
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
     assert "NEXTBEST_PORT" in stderr

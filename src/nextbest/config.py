@@ -12,6 +12,8 @@ import msgspec
 __all__ = ["Settings", "SettingsError", "default_bundle_path"]
 
 _PREFIX = "NEXTBEST_"
+_MODE = r"(fail_closed|fail_open)"
+_MODES = rf"^(?:[a-z][a-z0-9_]*=)?{_MODE}(?:,(?:[a-z][a-z0-9_]*=)?{_MODE})*$"
 
 
 class SettingsError(Exception):
@@ -45,6 +47,25 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=10_485_760)] = 65_536
     """Larger request bodies are refused with 413."""
+    redis_url: str = ""
+    """Contact store: empty for the embedded per-process store, else e.g. redis://host:6379/0."""
+    redis_budget_ms: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    """The longest a decision waits on Redis before it degrades."""
+    degraded_mode: Annotated[str, msgspec.Meta(pattern=_MODES)] = "fail_closed"
+    """When the contact store cannot answer: `fail_closed` (withhold capped offers, return
+    the rest) or `fail_open` (return the ranking unchecked); per channel with
+    `call_center=fail_closed,web=fail_open`, a bare mode being the default."""
+
+    def degraded_modes(self) -> tuple[str, dict[str, str]]:
+        """(default mode, mode per channel)."""
+        default, per_channel = "fail_closed", {}
+        for part in self.degraded_mode.split(","):
+            channel, _, mode = part.strip().rpartition("=")
+            if channel:
+                per_channel[channel] = mode
+            else:
+                default = mode
+        return default, per_channel
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

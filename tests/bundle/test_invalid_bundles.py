@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import DEMO_BUNDLE, EditYaml
+from helpers import DEMO_BUNDLE, EditYaml
 from nextbest.bundle import BundleError, load_bundle, seal_bundle
 
 

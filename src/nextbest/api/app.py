@@ -8,6 +8,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from nextbest import __version__
+from nextbest.api.feedback import FeedbackRoutes
 from nextbest.api.problems import EXCEPTION_HANDLERS
 from nextbest.api.routes import DecisionRoutes, HealthRoutes
 from nextbest.api.state import Serving
@@ -15,16 +16,27 @@ from nextbest.bundle import load_bundle
 from nextbest.config import Settings
 from nextbest.decide import Decider
 from nextbest.logging import configure_logging
+from nextbest.pressure.factory import open_gate
+from nextbest.pressure.gate import PressureGate
 
 __all__ = ["create_app", "create_app_from_env"]
 
 
-def create_app(decider: Decider, settings: Settings | None = None) -> Litestar:
-    """An app serving `decider`'s bundle."""
+def create_app(
+    decider: Decider, settings: Settings | None = None, gate: PressureGate | None = None
+) -> Litestar:
+    """An app serving `decider`'s bundle; contact pressure through `gate` (default: the
+    store the settings name). The app closes the gate's store on shutdown."""
     settings = settings or Settings()
+    serving = Serving(decider, gate or open_gate(settings))
+
+    async def close_store() -> None:
+        await serving.gate.aclose()
+
     return Litestar(
-        route_handlers=[DecisionRoutes, HealthRoutes],
-        state=_state(decider),
+        route_handlers=[DecisionRoutes, FeedbackRoutes, HealthRoutes],
+        state=State({"serving": serving}),
+        on_shutdown=[close_store],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -37,10 +49,6 @@ def create_app(decider: Decider, settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
-
-
-def _state(decider: Decider) -> State:
-    return State({"serving": Serving(decider)})
 
 
 def create_app_from_env() -> Litestar:

@@ -38,11 +38,18 @@ class Problem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     errors: list[FieldProblem] = []
 
 
-def _problem(status: int, title: str, detail: str, errors: list[FieldProblem]) -> Response[Problem]:
+def _problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[FieldProblem],
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
     return Response(
         Problem(title=title, status=status, detail=detail, errors=errors),
         status_code=status,
         media_type=PROBLEM_JSON,
+        headers=headers,
     )
 
 
@@ -74,7 +81,13 @@ def _invalid(_: Request[Any, Any, Any], exc: InvalidRequestError) -> Response[Pr
 
 
 def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
-    return _problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail), [])
+    return _problem(
+        exc.status_code,
+        HTTPStatus(exc.status_code).phrase,
+        str(exc.detail),
+        [],
+        dict(exc.headers) if exc.headers else None,
+    )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:

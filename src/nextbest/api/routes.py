@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import BundleInfo, Health, OfferInfo, OffersPage
-from nextbest.decide import DecisionRequest, DecisionResponse
+from nextbest.decide import DecisionRequest, DecisionResponse, decide_with_pressure
 
 __all__ = ["DecisionRoutes", "HealthRoutes"]
 
@@ -36,7 +36,8 @@ class DecisionRoutes(Controller):
     )
     async def decide(self, state: State, data: JSONBody[DecisionRequest]) -> DecisionResponse:
         """Rank the catalogue's activities for one customer in one context."""
-        decision = _serving(state).decider.decide(data)
+        serving = _serving(state)
+        decision = await decide_with_pressure(serving.decider, serving.gate, data)
         response, timings = decision.response, decision.timings
         _log.info(
             "decision",
@@ -49,6 +50,8 @@ class DecisionRoutes(Controller):
             rules_us=timings.rules_ns // 1000,
             scoring_us=timings.scoring_ns // 1000,
             arbitration_us=timings.arbitration_ns // 1000,
+            pressure_us=timings.pressure_ns // 1000,
+            degraded=response.degraded,
         )
         return response
 
@@ -85,7 +88,7 @@ class DecisionRoutes(Controller):
             offers=len(bundle.offers),
             rules=len(bundle.rules),
             models=[m.id for m in bundle.models],
-            policies=[p.id for p in bundle.policies],
+            policies=[p.id for p in bundle.policies.specs],
         )
 
 

@@ -1,10 +1,11 @@
-"""What the app serves: the current decider (one per loaded bundle)."""
+"""What the app serves: the current decider (one per loaded bundle) and the contact gate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from nextbest.decide import Decider
+from nextbest.pressure.gate import PressureGate
 
 __all__ = ["Serving"]
 
@@ -15,3 +16,4 @@ class Serving:
     end, so replacing it (a bundle reload) never mixes two bundles in one answer."""
 
     decider: Decider
+    gate: PressureGate

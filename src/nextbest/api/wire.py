@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["BundleInfo", "Health", "OfferInfo", "OffersPage"]
+__all__ = [
+    "BundleInfo",
+    "FeedbackReceipt",
+    "FeedbackRequest",
+    "Health",
+    "OfferInfo",
+    "OffersPage",
+]
 
 
 class _Out(msgspec.Struct, kw_only=True, frozen=True):
@@ -45,3 +53,18 @@ class BundleInfo(_Out, frozen=True):
 class Health(_Out, frozen=True, omit_defaults=True):
     status: str
     bundle_version: str | None = None
+
+
+class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    decision_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    customer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    offer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    outcome: Literal["presented", "accepted", "declined", "ignored", "discarded"]
+    event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    occurred_at: datetime | None = None
+
+
+class FeedbackReceipt(_Out, frozen=True):
+    status: Literal["recorded", "duplicate"]
+    idempotency_key: str

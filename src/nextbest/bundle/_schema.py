@@ -122,11 +122,25 @@ class PolicyScope(_Spec, frozen=True):
     categories: list[Category] | Literal["non_service"] | None = None
 
 
+Duration = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]*[smhd]$")]
+
+
 class PolicySpec(_Spec, frozen=True):
+    """One contact policy. Three kinds, told apart by their fields:
+
+    - a cap: `limit` contacts per rolling `window`;
+    - an offer back-off: `after` an outcome, the same offer pauses for `pause`;
+    - a scope pause: `after: declined` `declines` times within `window`, every offer of the
+      scope pauses for `pause`.
+    """
+
     id: Identifier
-    limit: Annotated[int, msgspec.Meta(ge=1)]
-    window: Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]*[smhd]$")]
     scope: PolicyScope = PolicyScope()
+    limit: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    window: Duration | None = None
+    after: Literal["declined", "accepted"] | None = None
+    pause: Duration | None = None
+    declines: Annotated[int, msgspec.Meta(ge=1)] | None = None
     description: str = ""
 
 

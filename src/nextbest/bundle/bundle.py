@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from nextbest.bundle._schema import Category, PolicySpec, Vocabulary
+from nextbest.bundle._schema import Category, Vocabulary
 from nextbest.bundle.fields import FieldKind
+from nextbest.pressure.policy import ContactPolicies
 from nextbest.rules import Expression
 from nextbest.scoring import PropensityModel
 
@@ -72,4 +73,4 @@ class Bundle:
     context_weights: ContextWeights
     clv_share: Mapping[Category, float]
     models: tuple[PropensityModel, ...]
-    policies: tuple[PolicySpec, ...]
+    policies: ContactPolicies

@@ -32,6 +32,7 @@ from nextbest.bundle.bundle import Bundle, ContextWeights, Offer, Rule
 from nextbest.bundle.errors import BundleError
 from nextbest.bundle.fields import FieldKind, known_fields
 from nextbest.bundle.manifest import MANIFEST_NAME, verify_manifest
+from nextbest.pressure.policy import ContactPolicies, PolicyError, compile_policies
 from nextbest.rules import ExpressionError, Value, compile_expression
 from nextbest.scoring import ModelFileError, ModelInput, PropensityModel, open_session
 
@@ -306,7 +307,7 @@ def _context_weights(
     return ContextWeights(tables)
 
 
-def _policies(spec: PoliciesFile, meta: BundleFile, offers: tuple[Offer, ...]) -> PoliciesFile:
+def _policies(spec: PoliciesFile, meta: BundleFile, offers: tuple[Offer, ...]) -> ContactPolicies:
     dup = _duplicates(p.id for p in spec.policies)
     if dup:
         raise BundleError(POLICIES_FILE, "policies", f"duplicate policy ids: {dup}")
@@ -320,7 +321,10 @@ def _policies(spec: PoliciesFile, meta: BundleFile, offers: tuple[Offer, ...]) -
             raise BundleError(
                 POLICIES_FILE, f"{where}.channel", f"unknown channel {p.scope.channel!r}"
             )
-    return spec
+    try:
+        return compile_policies(spec.policies, offers, meta.vocabulary.channels)
+    except PolicyError as exc:
+        raise BundleError(POLICIES_FILE, exc.field, exc.problem) from exc
 
 
 def referenced_files(root: Path, models: ModelsFile) -> list[str]:
@@ -370,5 +374,5 @@ def load_bundle(root: Path) -> Bundle:
         context_weights=weights,
         clv_share={c: meta.value.clv_share.get(c, 0.0) for c in _CATEGORIES},
         models=models,
-        policies=tuple(policies.policies),
+        policies=policies,
     )

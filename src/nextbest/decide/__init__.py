@@ -1,7 +1,8 @@
 """The decision pipeline and its contract."""
 
-from nextbest.decide.decider import FORMULA, Decider, Decision, StageTimings
+from nextbest.decide.decider import FORMULA, Decider, Decision, Ranking, StageTimings
 from nextbest.decide.errors import InvalidRequestError
+from nextbest.decide.service import DEGRADED_CONTACT_PRESSURE, decide_with_pressure
 from nextbest.decide.types import (
     Candidate,
     Context,
@@ -13,6 +14,7 @@ from nextbest.decide.types import (
 )
 
 __all__ = [
+    "DEGRADED_CONTACT_PRESSURE",
     "FORMULA",
     "Candidate",
     "Context",
@@ -24,5 +26,7 @@ __all__ = [
     "Explanation",
     "InvalidRequestError",
     "RankedOffer",
+    "Ranking",
     "StageTimings",
+    "decide_with_pressure",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +26,7 @@ from nextbest.decide.types import (
 )
 from nextbest.rules import Value
 
-__all__ = ["FORMULA", "Decider", "Decision", "StageTimings"]
+__all__ = ["FORMULA", "Decider", "Decision", "Ranking", "StageTimings"]
 
 FORMULA = (
     "priority = propensity x context_weight x value x lever x boost; "
@@ -45,6 +45,7 @@ class StageTimings:
     rules_ns: int = 0
     scoring_ns: int = 0
     arbitration_ns: int = 0
+    pressure_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +55,30 @@ class Decision:
 
 
 @dataclass(slots=True)
-class _Verdict:
+class Verdict:
     """What the rules said about one offer for one request."""
 
     dropped_by: str | None = None
     pinned: bool = False
     boost: float = 1.0
     fired: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The decision before contact pressure: every offer's scores and verdict, and the
+    eligible offers' ids in rank order."""
+
+    request: DecisionRequest
+    decision_id: str
+    order: tuple[str, ...]
+    verdicts: Sequence[Verdict]
+    propensity: FloatArray
+    weight: FloatArray
+    value: FloatArray
+    boost: FloatArray
+    priority: FloatArray
+    timings: StageTimings
 
 
 class Decider:
@@ -95,8 +113,10 @@ class Decider:
         self._ones = np.ones(len(offers))
         by_id = sorted(offers, key=lambda o: o.id)
         self._tie_break = [by_id.index(o) for o in offers]
+        self._index_of = {o.id: o.index for o in offers}
 
-    def decide(self, request: DecisionRequest) -> Decision:
+    def rank(self, request: DecisionRequest) -> Ranking:
+        """Every stage before contact pressure: facts, rules, scoring, arbitration."""
         timings = StageTimings()
         started = time.perf_counter_ns()
         facts = self._checker.facts(request)
@@ -108,37 +128,65 @@ class Decider:
         value = self._value(facts)
         boost = np.array([v.boost for v in verdicts])
         priority = propensity * weight * value * self._lever * boost
-        ranked = self._rank(verdicts, priority)
-        selected = ranked[: request.limit]
+        order = self._rank(verdicts, priority)
+        timings.rules_ns = after_rules - started
+        timings.scoring_ns = after_scoring - after_rules
+        timings.arbitration_ns = time.perf_counter_ns() - after_scoring
+        return Ranking(
+            request=request,
+            decision_id=uuid.uuid4().hex,
+            order=tuple(self._offers[i].id for i in order),
+            verdicts=verdicts,
+            propensity=propensity,
+            weight=weight,
+            value=value,
+            boost=boost,
+            priority=priority,
+            timings=timings,
+        )
+
+    def decide(self, request: DecisionRequest) -> Decision:
+        """A decision with no contact pressure: the top `limit` of the ranking."""
+        ranking = self.rank(request)
+        return self.finish(ranking, ranking.order[: request.limit])
+
+    def finish(
+        self,
+        ranking: Ranking,
+        selected_ids: Sequence[str],
+        blocked: Mapping[str, str] | None = None,
+        degraded: Sequence[str] = (),
+    ) -> Decision:
+        """The response for the offers that passed contact pressure (`selected_ids`, in
+        rank order); `blocked` maps the offers it held back to their reason."""
+        started = time.perf_counter_ns()
+        index_of = self._index_of
+        selected = [index_of[o] for o in selected_ids]
+        request = ranking.request
+        priority, propensity, value = ranking.priority, ranking.propensity, ranking.value
         offers = [
             self._ranked_offer(rank, i, priority, propensity, value)
             for rank, i in enumerate(selected, start=1)
         ]
-        explanation = (
-            self._explain(verdicts, selected, propensity, weight, value, boost, priority)
-            if request.explain
-            else None
-        )
+        explanation = self._explain(ranking, selected, blocked or {}) if request.explain else None
         response = DecisionResponse(
-            decision_id=uuid.uuid4().hex,
+            decision_id=ranking.decision_id,
             bundle_version=self.bundle.version,
             customer_id=request.customer.id,
             channel=request.context.channel,
             offers=offers,
+            degraded=list(degraded),
             explanation=explanation,
         )
-        finished = time.perf_counter_ns()
-        timings.rules_ns = after_rules - started
-        timings.scoring_ns = after_scoring - after_rules
-        timings.arbitration_ns = finished - after_scoring
-        return Decision(response, timings)
+        ranking.timings.arbitration_ns += time.perf_counter_ns() - started
+        return Decision(response, ranking.timings)
 
-    def _eligibility(self, facts: Facts, channel: str) -> list[_Verdict]:
+    def _eligibility(self, facts: Facts, channel: str) -> list[Verdict]:
         once = {r.id: r.expression.evaluate(facts, _NO_OFFER) for r in self._request_rules}
         on_channel = self._on_channel[channel]
         verdicts = []
         for offer, rules in zip(self._offers, self._rules_for, strict=True):
-            verdict = _Verdict()
+            verdict = Verdict()
             verdicts.append(verdict)
             if not on_channel[offer.index]:
                 verdict.dropped_by = "channel"
@@ -181,7 +229,7 @@ class Decider:
             return self._base_value
         return self._base_value + self._clv_share * float(clv)
 
-    def _rank(self, verdicts: Sequence[_Verdict], priority: FloatArray) -> list[int]:
+    def _rank(self, verdicts: Sequence[Verdict], priority: FloatArray) -> list[int]:
         eligible = [i for i, v in enumerate(verdicts) if v.dropped_by is None]
         score = priority.tolist()
         tie_break = self._tie_break
@@ -203,18 +251,11 @@ class Decider:
         )
 
     def _explain(
-        self,
-        verdicts: Sequence[_Verdict],
-        selected: Sequence[int],
-        propensity: FloatArray,
-        weight: FloatArray,
-        value: FloatArray,
-        boost: FloatArray,
-        priority: FloatArray,
+        self, ranking: Ranking, selected: Sequence[int], blocked: Mapping[str, str]
     ) -> Explanation:
         rank_of = {i: rank for rank, i in enumerate(selected, start=1)}
         candidates = []
-        for offer, verdict in zip(self._offers, verdicts, strict=True):
+        for offer, verdict in zip(self._offers, ranking.verdicts, strict=True):
             i = offer.index
             rank = rank_of.get(i)
             if rank is not None:
@@ -222,18 +263,18 @@ class Decider:
             elif verdict.dropped_by is not None:
                 reason = verdict.dropped_by
             else:
-                reason = "rank"
+                reason = blocked.get(offer.id, "rank")
             candidates.append(
                 Candidate(
                     offer_id=offer.id,
                     category=offer.category,
-                    propensity=round(float(propensity[i]), 6),
-                    value=round(float(value[i]), 2),
+                    propensity=round(float(ranking.propensity[i]), 6),
+                    value=round(float(ranking.value[i]), 2),
                     lever=offer.lever,
-                    context_weight=round(float(weight[i]), 6),
-                    boost=float(boost[i]),
+                    context_weight=round(float(ranking.weight[i]), 6),
+                    boost=float(ranking.boost[i]),
                     pinned=verdict.pinned,
-                    priority=round(float(priority[i]), 6),
+                    priority=round(float(ranking.priority[i]), 6),
                     outcome="selected" if rank is not None else "dropped",
                     reason=reason,
                     rank=rank,

@@ -1,0 +1,177 @@
+"""Added latency of the Redis contact store over the embedded one, per decision.
+
+    .venv/bin/python loadtests/bench_pressure.py --decisions 5000
+
+Starts its own redis-server on a free loopback port (or uses --redis-url), runs the same
+seeded decisions (recorded, not dry runs) through the embedded store and through Redis,
+and prints p50/p99 of the whole decision and of the contact-pressure stage, the added
+latency per decision, and the Redis requests the client sent per decision (round trips).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import redis
+from bench_decide import percentile, requests
+from redis.asyncio import Connection, ConnectionPool, Redis
+
+from nextbest.bundle import load_bundle
+from nextbest.config import default_bundle_path
+from nextbest.decide import Decider, DecisionRequest, decide_with_pressure
+from nextbest.pressure import MemoryContactStore
+from nextbest.pressure.gate import PressureGate
+from nextbest.pressure.redis import RedisContactStore
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class CountingConnection(Connection):
+    """Counts the requests the client sends: one per round trip."""
+
+    sent = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        await super().send_packed_command(command, check_health)
+
+
+def _redis_store(url: str) -> RedisContactStore:
+    pool = ConnectionPool.from_url(
+        url, connection_class=CountingConnection, decode_responses=True, socket_timeout=1.0
+    )
+    return RedisContactStore(Redis.from_pool(pool))
+
+
+async def _decide(
+    decider: Decider, gate: PressureGate, request: DecisionRequest
+) -> tuple[float, float]:
+    started = time.perf_counter_ns()
+    decision = await decide_with_pressure(decider, gate, request)
+    assert not decision.response.degraded, "the store failed during the benchmark"
+    return (time.perf_counter_ns() - started) / 1000, decision.timings.pressure_ns / 1000
+
+
+async def _run(
+    decider: Decider, url: str, batch: list[DecisionRequest], warmup: int
+) -> tuple[dict[str, list[tuple[float, float]]], int]:
+    """The same decisions, interleaved one by one on the two stores, so that both see the
+    same machine noise. Returns timings per store and the Redis requests sent."""
+    gates = {
+        "embedded": PressureGate(MemoryContactStore(), budget_s=1.0),
+        "redis": PressureGate(_redis_store(url), budget_s=1.0),
+    }
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in gates}
+    for request in batch[:warmup]:
+        for gate in gates.values():
+            await _decide(decider, gate, request)
+    sent_before = CountingConnection.sent
+    for request in batch[warmup:]:
+        for name, gate in gates.items():
+            timings[name].append(await _decide(decider, gate, request))
+    sent = CountingConnection.sent - sent_before
+    for gate in gates.values():
+        await gate.aclose()
+    return timings, sent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--decisions", type=int, default=5000)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--redis-url", default="")
+    args = parser.parse_args()
+
+    decider = Decider(load_bundle(default_bundle_path()))
+    batch = [
+        DecisionRequest(
+            customer=r.customer.__class__(
+                id=f"C-{n % args.customers}",
+                clv=r.customer.clv,
+                lifecycle_stage=r.customer.lifecycle_stage,
+                attributes=r.customer.attributes,
+            ),
+            context=r.context,
+            limit=3,
+            explain=False,
+            dry_run=False,
+        )
+        for n, r in enumerate(requests(decider.bundle, args.decisions, seed=11))
+    ]
+
+    server = None
+    workdir = None
+    url = args.redis_url
+    if not url:
+        port = _free_port()
+        workdir = tempfile.mkdtemp(prefix="nextbest-bench-redis-")
+        server = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+    try:
+        with redis.Redis.from_url(url) as client:
+            client.config_resetstat()
+        timings, sent = asyncio.run(_run(decider, url, batch, args.warmup))
+        with redis.Redis.from_url(url) as client:
+            evalsha = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    n = len(batch) - args.warmup
+    print(f"{n} recorded decisions over {args.customers} customers, demo bundle, in process,")
+    print(f"each decision run on both stores in turn (after a warm-up of {args.warmup})")
+    print(f"{'store':<10} {'decision p50':>13} {'p99':>8} {'pressure p50':>13} {'p99':>8}  (us)")
+    for name, pairs in timings.items():
+        total = [t for t, _ in pairs]
+        stage = [p for _, p in pairs]
+        print(
+            f"{name:<10} {percentile(total, 0.5):13.1f} {percentile(total, 0.99):8.1f} "
+            f"{percentile(stage, 0.5):13.1f} {percentile(stage, 0.99):8.1f}"
+        )
+    added = [r - e for (r, _), (e, _) in zip(timings["redis"], timings["embedded"], strict=True)]
+    print(
+        f"added by redis per decision: p50 {percentile(added, 0.5):.1f} us, "
+        f"p99 {percentile(added, 0.99):.1f} us"
+    )
+    print(f"redis round trips per decision: {sent / n:.3f} (EVALSHA calls in total: {evalsha})")
+
+
+if __name__ == "__main__":
+    main()

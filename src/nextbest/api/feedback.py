@@ -1,0 +1,88 @@
+"""`POST /v1/feedback`: what happened to a returned offer."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import structlog
+from litestar import Controller, Response, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_503_SERVICE_UNAVAILABLE
+
+from nextbest.api.state import Serving
+from nextbest.api.strict_body import StrictJSON
+from nextbest.api.wire import FeedbackReceipt, FeedbackRequest
+from nextbest.decide import InvalidRequestError
+from nextbest.pressure import StoreUnavailableError
+
+__all__ = ["FeedbackRoutes"]
+
+RETRY_AFTER_S = 1
+_log = structlog.get_logger("nextbest.feedback")
+
+
+def _event_time_ms(feedback: FeedbackRequest, now_ms: int) -> int:
+    """The client's time of the event, never later than now (a naive time is UTC)."""
+    if feedback.occurred_at is None:
+        return now_ms
+    occurred = feedback.occurred_at
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    return min(now_ms, int(occurred.timestamp() * 1000))
+
+
+class FeedbackRoutes(Controller):
+    path = "/v1"
+    tags = ("feedback",)
+
+    @post(
+        "/feedback",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Record what happened to a returned offer",
+        dto=StrictJSON[FeedbackRequest],
+        return_dto=None,
+    )
+    async def feedback(
+        self, state: State, data: JSONBody[FeedbackRequest]
+    ) -> Response[FeedbackReceipt]:
+        """202 once the store holds it; the same event twice counts once."""
+        serving: Serving = state.serving
+        bundle = serving.decider.bundle
+        if data.channel not in bundle.vocabulary.channels:
+            raise InvalidRequestError(
+                "channel",
+                f"unknown value {data.channel!r}; allowed: {', '.join(bundle.vocabulary.channels)}",
+            )
+        if data.offer_id not in {o.id for o in bundle.offers}:
+            raise InvalidRequestError("offer_id", f"unknown offer {data.offer_id!r}")
+        key = data.event_id or f"{data.decision_id}:{data.offer_id}:{data.outcome}"
+        effect = bundle.policies.feedback_effect(
+            data.channel, data.offer_id, data.outcome, f"{data.decision_id}:{data.offer_id}", key
+        )
+        gate = serving.gate
+        try:
+            applied = await gate.feedback(
+                data.customer_id, effect, _event_time_ms(data, gate.clock_ms())
+            )
+        except StoreUnavailableError as exc:
+            _log.warning("feedback_unavailable", decision_id=data.decision_id)
+            raise HTTPException(
+                status_code=HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the contact store is unavailable; retry later",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from exc
+        _log.info(
+            "feedback",
+            decision_id=data.decision_id,
+            customer_id=data.customer_id,
+            offer_id=data.offer_id,
+            channel=data.channel,
+            outcome=data.outcome,
+            duplicate=not applied,
+        )
+        return Response(
+            FeedbackReceipt(status="recorded" if applied else "duplicate", idempotency_key=key),
+            status_code=HTTP_202_ACCEPTED,
+        )

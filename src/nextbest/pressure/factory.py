@@ -1,0 +1,32 @@
+"""Choosing the contact store and its gate from the settings."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from nextbest.config import Settings
+from nextbest.pressure.gate import DegradedMode, PressureGate
+from nextbest.pressure.memory import MemoryContactStore
+from nextbest.pressure.store import ContactStore
+
+__all__ = ["open_gate"]
+
+
+def open_gate(settings: Settings) -> PressureGate:
+    """The embedded store, or Redis when `NEXTBEST_REDIS_URL` is set."""
+    store: ContactStore
+    if settings.redis_url:
+        from nextbest.pressure.redis import RedisContactStore
+
+        store = RedisContactStore.from_url(
+            settings.redis_url, timeout_s=max(settings.redis_budget_ms / 1000, 0.05)
+        )
+    else:
+        store = MemoryContactStore()
+    default, per_channel = settings.degraded_modes()
+    return PressureGate(
+        store,
+        budget_s=settings.redis_budget_ms / 1000,
+        default_mode=cast(DegradedMode, default),
+        degraded_modes={k: cast(DegradedMode, v) for k, v in per_channel.items()},
+    )

@@ -1,0 +1,113 @@
+"""The contact-pressure stage of a decision: check and record against the store within a
+time budget, and degrade in the documented way when the store cannot answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+
+from nextbest.pressure.breaker import CircuitBreaker
+from nextbest.pressure.policy import ContactPolicies
+from nextbest.pressure.store import ContactStore, StoreUnavailableError
+from nextbest.pressure.types import FeedbackEffect
+
+__all__ = ["DegradedMode", "GateResult", "PressureGate"]
+
+DegradedMode = Literal["fail_closed", "fail_open"]
+_log = structlog.get_logger("nextbest.pressure")
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    selected: tuple[str, ...]
+    blocked: Mapping[str, str] = field(default_factory=dict)
+    """offer id -> reason: `cap:<policy id>`, or `degraded:contact_pressure` (withheld)."""
+    degraded: bool = False
+
+
+class PressureGate:
+    """Owns the store for the app's lifetime."""
+
+    def __init__(
+        self,
+        store: ContactStore,
+        *,
+        budget_s: float = 0.005,
+        degraded_modes: Mapping[str, DegradedMode] | None = None,
+        default_mode: DegradedMode = "fail_closed",
+        breaker: CircuitBreaker | None = None,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.store = store
+        self._budget_s = budget_s
+        self._modes = dict(degraded_modes or {})
+        self._default_mode = default_mode
+        self.breaker = breaker or CircuitBreaker()
+        self.clock_ms = clock_ms
+        self.degraded_decisions = 0
+
+    async def select(
+        self,
+        policies: ContactPolicies,
+        customer_id: str,
+        channel: str,
+        decision_id: str,
+        ranked: Sequence[str],
+        limit: int,
+        record: bool,
+    ) -> GateResult:
+        """The first `limit` of `ranked` that the caps allow, recorded as contacts."""
+        if not any(policies.needs_check(channel, offer_id) for offer_id in ranked[:limit]):
+            return GateResult(tuple(ranked[:limit]))
+        candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
+        if self.breaker.allow():
+            try:
+                async with asyncio.timeout(self._budget_s):
+                    selection = await self.store.select(
+                        customer_id, decision_id, candidates, limit, self.clock_ms(), record
+                    )
+            except (StoreUnavailableError, TimeoutError) as exc:
+                self.breaker.failed()
+                _log.warning("contact_store_failed", error=type(exc).__name__)
+            else:
+                self.breaker.succeeded()
+                blocked = {offer: f"cap:{policy}" for offer, policy in selection.blocked.items()}
+                return GateResult(selection.selected, blocked)
+        return self._degraded(policies, channel, ranked, limit)
+
+    def _degraded(
+        self, policies: ContactPolicies, channel: str, ranked: Sequence[str], limit: int
+    ) -> GateResult:
+        self.degraded_decisions += 1
+        mode = self._modes.get(channel, self._default_mode)
+        _log.warning("decision_degraded", reason="contact_pressure", mode=mode, channel=channel)
+        if mode == "fail_open":
+            return GateResult(tuple(ranked[:limit]), degraded=True)
+        unchecked = [o for o in ranked if not policies.needs_check(channel, o)]
+        withheld = {o: "degraded:contact_pressure" for o in ranked if o not in unchecked}
+        return GateResult(tuple(unchecked[:limit]), withheld, degraded=True)
+
+    async def feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
+        """Apply `effect`; raises StoreUnavailableError when it cannot be written."""
+        if not self.breaker.allow():
+            raise StoreUnavailableError("contact store circuit open")
+        try:
+            async with asyncio.timeout(max(self._budget_s, 0.05)):
+                applied = await self.store.apply_feedback(customer_id, effect, now_ms)
+        except (StoreUnavailableError, TimeoutError) as exc:
+            self.breaker.failed()
+            raise StoreUnavailableError(str(exc) or type(exc).__name__) from exc
+        self.breaker.succeeded()
+        return applied
+
+    async def aclose(self) -> None:
+        await self.store.aclose()

@@ -1,0 +1,44 @@
+"""The contact store interface: one implementation per backend, the same behaviour suite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
+
+__all__ = ["ContactStore", "StoreUnavailableError"]
+
+
+class StoreUnavailableError(Exception):
+    """The store could not answer (connection refused, timed out, ...)."""
+
+
+class ContactStore(Protocol):
+    """Counts contacts per customer. Every call is atomic for one customer: two decisions
+    racing for the same customer can never together exceed a cap."""
+
+    async def select(
+        self,
+        customer_id: str,
+        contact_prefix: str,
+        candidates: Sequence[CapCandidate],
+        limit: int,
+        now_ms: int,
+        record: bool,
+    ) -> Selection:
+        """Walk `candidates` in order; take an offer when no back-off marker is set and
+        every cap still has room (counting the offers taken earlier in this call); stop at
+        `limit`. With `record`, each taken offer is recorded as the contact
+        `<contact_prefix>:<offer id>` in the window of each of its caps."""
+        ...
+
+    async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
+        """Apply `effect` once. Returns False when its idempotency key was seen before."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError when the store cannot be reached."""
+        ...
+
+    async def aclose(self) -> None: ...
