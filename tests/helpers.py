@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -61,11 +61,16 @@ def free_port() -> int:
         return port
 
 
-def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def serve(
+    *args: str, env: dict[str, str] | None = None, log: IO[str] | None = None
+) -> subprocess.Popen[str]:
+    """`nextbest serve` in a child process. Its output goes to pipes that the caller reads
+    with `communicate()`, or, for a server that logs a lot while it runs, to `log` (a pipe
+    nobody drains fills up and then blocks the server)."""
     return subprocess.Popen(
         [sys.executable, "-m", "nextbest.cli", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log or subprocess.PIPE,
+        stderr=log or subprocess.PIPE,
         text=True,
         env={**os.environ, "NEXTBEST_LOG_FORMAT": "json", **(env or {})},
     )

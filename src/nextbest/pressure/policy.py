@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from nextbest.bundle._schema import PolicySpec
 from nextbest.pressure.types import Cap, CapCandidate, DeclineCounter, FeedbackEffect
+
+if TYPE_CHECKING:  # the bundle imports this module: no import cycle at run time
+    from nextbest.bundle._schema import PolicySpec
 
 __all__ = [
     "ContactPolicies",
