@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     the rest) or `fail_open` (return the ranking unchecked); per channel with
     `call_center=fail_closed,web=fail_open`, a bare mode being the default."""
 
+    bench_floor: bool = False
+    """Also serve `POST /bench/floor`, the trivial endpoint the benchmark compares with."""
+
     def degraded_modes(self) -> tuple[str, dict[str, str]]:
         """(default mode, mode per channel)."""
         default, per_channel = "fail_closed", {}

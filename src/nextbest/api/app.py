@@ -6,9 +6,11 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ControllerRouterHandler
 
 from nextbest import __version__
 from nextbest.api.feedback import FeedbackRoutes
+from nextbest.api.floor import floor
 from nextbest.api.problems import EXCEPTION_HANDLERS
 from nextbest.api.routes import DecisionRoutes, HealthRoutes
 from nextbest.api.state import Serving
@@ -33,8 +35,11 @@ def create_app(
     async def close_store() -> None:
         await serving.gate.aclose()
 
+    routes: list[ControllerRouterHandler] = [DecisionRoutes, FeedbackRoutes, HealthRoutes]
+    if settings.bench_floor:
+        routes.append(floor)
     return Litestar(
-        route_handlers=[DecisionRoutes, FeedbackRoutes, HealthRoutes],
+        route_handlers=routes,
         state=State({"serving": serving}),
         on_shutdown=[close_store],
         exception_handlers=EXCEPTION_HANDLERS,
