@@ -80,7 +80,8 @@ def wait_ready(base: str, process: subprocess.Popen[str], timeout: float = 30.0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"server exited early: {process.communicate()[1]}")
+            stderr = process.communicate()[1]
+            pytest.fail(f"server exited early: {stderr or 'see its log file'}")
         try:
             with urllib.request.urlopen(f"{base}/health/ready", timeout=1) as response:
                 if response.status == 200:

@@ -30,8 +30,20 @@ def test_values_are_read_from_the_environment() -> None:
         ("NEXTBEST_WORKERS", "0"),
         ("NEXTBEST_LOG_LEVEL", "loud"),
         ("NEXTBEST_MAX_BODY_BYTES", "10"),
+        ("NEXTBEST_ADMIN_TOKEN", "short"),
+        ("NEXTBEST_WATCH_BUNDLE", "sometimes"),
+        ("NEXTBEST_WATCH_QUIET_MS", "0"),
+        ("NEXTBEST_SHUTDOWN_GRACE_S", "-1"),
+        ("NEXTBEST_REDIS_BUDGET_MS", "0"),
+        ("NEXTBEST_DEGRADED_MODE", "web=maybe"),
     ],
 )
 def test_a_bad_value_names_the_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({variable: value})
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in Settings.__struct_fields__:
+        assert f"| `NEXTBEST_{name.upper()}` |" in readme, name

@@ -62,8 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from nextbest.server import run
 
-    run(settings)
-    return 0
+    return run(settings)
 
 
 def _validate(path: Path) -> int:

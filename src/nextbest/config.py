@@ -56,6 +56,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     the rest) or `fail_open` (return the ranking unchecked); per channel with
     `call_center=fail_closed,web=fail_open`, a bare mode being the default."""
 
+    admin_token: Annotated[str, msgspec.Meta(min_length=16)] | None = None
+    """Bearer token for `/admin/*`; without one the admin routes do not exist (404)."""
+    watch_bundle: bool = False
+    """Reload the bundle by itself when its directory changes."""
+    watch_quiet_ms: Annotated[int, msgspec.Meta(ge=50, le=60_000)] = 1000
+    """How long the bundle directory must be quiet before a watched change is reloaded."""
+    shutdown_grace_s: Annotated[int, msgspec.Meta(ge=1, le=600)] = 20
+    """On SIGTERM, how long in-flight requests may take to finish."""
     bench_floor: bool = False
     """Also serve `POST /bench/floor`, the trivial endpoint the benchmark compares with."""
 

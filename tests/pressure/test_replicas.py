@@ -18,6 +18,9 @@ import pytest
 from helpers import decision_request, free_port, serve, wait_ready
 
 SALES = {"upsell", "cross_sell", "retention"}
+BUDGET_MS = 250
+"""Generous for a healthy Redis on a loaded 2-core CI machine; an outage is noticed at
+once anyway (connection refused), or after the budget at worst."""
 
 
 def _replica(redis_url: str, budget_ms: int, log: IO[str]) -> tuple[str, subprocess.Popen[str]]:
@@ -127,7 +130,7 @@ def test_redis_outage_in_traffic_degrades_and_recovers_without_restart(
     body["dry_run"] = True
     log_path = tmp_path / "replica.log"
     with log_path.open("w") as log:
-        base, process = _replica(redis_server.url, 50, log)
+        base, process = _replica(redis_server.url, BUDGET_MS, log)
         try:
             phases, feedback = asyncio.run(_outage(redis_server, base, body))
         finally:
@@ -138,11 +141,13 @@ def test_redis_outage_in_traffic_degrades_and_recovers_without_restart(
 
     everything = [a for answers in phases.values() for a in answers]
     assert {status for _, status, _ in everything} == {200}
-    assert max(latency for latency, _, _ in everything) < 0.5
+    slowest = max(latency for latency, _, _ in everything)
+    assert slowest < BUDGET_MS / 1000 + 0.5, f"slowest answer {slowest:.3f} s"
     for phase, degraded in [("before", []), ("down", ["contact_pressure"]), ("after", [])]:
         answers = [body for _, _, body in phases[phase]]
         assert answers, phase
-        assert all(a["degraded"] == degraded for a in answers), phase
+        wrong = [a["degraded"] for a in answers if a["degraded"] != degraded]
+        assert not wrong, f"{phase}: {len(wrong)} of {len(answers)} answers: {wrong[:3]}"
         has_sales = [any(o["category"] in SALES for o in a["offers"]) for a in answers]
         assert all(has_sales) if not degraded else not any(has_sales), phase
     assert feedback.status_code == 503

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -9,9 +12,11 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from nextbest import __version__
+from nextbest.api.admin import admin_router
 from nextbest.api.feedback import FeedbackRoutes
 from nextbest.api.floor import floor
 from nextbest.api.problems import EXCEPTION_HANDLERS
+from nextbest.api.reloader import BundleReloader
 from nextbest.api.routes import DecisionRoutes, HealthRoutes
 from nextbest.api.state import Serving
 from nextbest.bundle import load_bundle
@@ -23,25 +28,47 @@ from nextbest.pressure.gate import PressureGate
 
 __all__ = ["create_app", "create_app_from_env"]
 
+_log = structlog.get_logger("nextbest.app")
+
+STARTUP_STORE_WAIT_S = 2.0
+
 
 def create_app(
     decider: Decider, settings: Settings | None = None, gate: PressureGate | None = None
 ) -> Litestar:
     """An app serving `decider`'s bundle; contact pressure through `gate` (default: the
-    store the settings name). The app closes the gate's store on shutdown."""
+    store the settings name). On start-up the app readies the store (and watches the
+    bundle if asked); on shutdown it stops watching and closes the store."""
     settings = settings or Settings()
     serving = Serving(decider, gate or open_gate(settings))
+    reloader = BundleReloader(serving, decider.bundle.path)
+    stop_watching = asyncio.Event()
+    background: list[asyncio.Task[None]] = []
 
-    async def close_store() -> None:
+    async def start() -> None:
+        await serving.gate.reachable(prepare=True, timeout_s=STARTUP_STORE_WAIT_S)
+        if settings.watch_bundle:
+            background.append(
+                asyncio.create_task(reloader.watch(settings.watch_quiet_ms, stop_watching))
+            )
+        serving.started = True
+
+    async def stop() -> None:
+        stop_watching.set()
+        await asyncio.gather(*background)
         await serving.gate.aclose()
+        _log.info("contact_store_closed")
 
     routes: list[ControllerRouterHandler] = [DecisionRoutes, FeedbackRoutes, HealthRoutes]
+    if settings.admin_token:
+        routes.append(admin_router(settings.admin_token))
     if settings.bench_floor:
         routes.append(floor)
     return Litestar(
         route_handlers=routes,
-        state=State({"serving": serving}),
-        on_shutdown=[close_store],
+        state=State({"serving": serving, "reloader": reloader}),
+        on_startup=[start],
+        on_shutdown=[stop],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

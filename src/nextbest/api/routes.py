@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import structlog
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from nextbest.api.admin import reload_info
+from nextbest.api.reloader import BundleReloader
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import BundleInfo, Health, OfferInfo, OffersPage
@@ -76,9 +78,11 @@ class DecisionRoutes(Controller):
             ],
         )
 
-    @get("/bundle", summary="The serving bundle")
+    @get("/bundle", summary="The serving bundle and the last reload attempt")
     async def bundle(self, state: State) -> BundleInfo:
         bundle = _serving(state).decider.bundle
+        reloader: BundleReloader = state.reloader
+        attempt = reloader.last_attempt
         return BundleInfo(
             name=bundle.name,
             version=bundle.version,
@@ -89,6 +93,7 @@ class DecisionRoutes(Controller):
             rules=len(bundle.rules),
             models=[m.id for m in bundle.models],
             policies=[p.id for p in bundle.policies.specs],
+            last_reload=reload_info(attempt, with_path=False) if attempt else None,
         )
 
 
@@ -101,5 +106,17 @@ class HealthRoutes(Controller):
         return Health(status="ok")
 
     @get("/ready", summary="A bundle is loaded and decisions can be served")
-    async def ready(self, state: State) -> Health:
-        return Health(status="ready", bundle_version=_serving(state).decider.bundle.version)
+    async def ready(self, state: State) -> Response[Health]:
+        """503 until start-up has finished; then 200, with `contact_store` `degraded` while
+        the store cannot be reached (decisions are answered in the degraded mode)."""
+        serving = _serving(state)
+        if not serving.started:
+            return Response(Health(status="starting"), status_code=HTTP_503_SERVICE_UNAVAILABLE)
+        reachable = await serving.gate.reachable()
+        return Response(
+            Health(
+                status="ready",
+                bundle_version=serving.decider.bundle.version,
+                contact_store="ok" if reachable else "degraded",
+            )
+        )

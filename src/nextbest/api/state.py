@@ -17,3 +17,5 @@ class Serving:
 
     decider: Decider
     gate: PressureGate
+    started: bool = False
+    """Start-up has finished (the store was tried); until then the service is not ready."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from litestar.openapi.spec import Reference, Schema
     from litestar.typing import FieldDefinition
 
-__all__ = ["StrictJSON"]
+__all__ = ["StrictJSON", "decode_strict"]
 
 T = TypeVar("T")
 _AT_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -67,13 +67,19 @@ class StrictJSON(AbstractDTO[T], Generic[T]):
         return schema_creator.for_field_definition(field_definition)
 
     def decode_bytes(self, value: bytes) -> Any:
-        try:
-            return self._decoders[self.model_type].decode(value)
-        except msgspec.ValidationError as exc:
-            match = _AT_PATH.match(str(exc))
-            assert match is not None  # the pattern matches any string
-            problem = match.group("problem")
-            path = (match.group("path") or "").replace("[...]", "").lstrip(".")
-            raise InvalidRequestError(field_of(path, problem), problem) from exc
-        except msgspec.DecodeError as exc:
-            raise ClientException(f"body is not valid JSON: {exc}") from exc
+        return decode_strict(self._decoders[self.model_type], value)
+
+
+def decode_strict(decoder: msgspec.json.Decoder[T], value: bytes) -> T:
+    """Decode strictly; a wrong field is an InvalidRequestError naming it (422), broken
+    JSON a ClientException (400)."""
+    try:
+        return decoder.decode(value)
+    except msgspec.ValidationError as exc:
+        match = _AT_PATH.match(str(exc))
+        assert match is not None  # the pattern matches any string
+        problem = match.group("problem")
+        path = (match.group("path") or "").replace("[...]", "").lstrip(".")
+        raise InvalidRequestError(field_of(path, problem), problem) from exc
+    except msgspec.DecodeError as exc:
+        raise ClientException(f"body is not valid JSON: {exc}") from exc

@@ -14,6 +14,9 @@ __all__ = [
     "Health",
     "OfferInfo",
     "OffersPage",
+    "ReloadInfo",
+    "ReloadProblemInfo",
+    "ReloadRequest",
 ]
 
 
@@ -38,6 +41,29 @@ class OffersPage(_Out, frozen=True):
     offers: list[OfferInfo]
 
 
+class ReloadProblemInfo(_Out, frozen=True):
+    file: str
+    field: str | None
+    problem: str
+
+
+class ReloadInfo(_Out, frozen=True, omit_defaults=True):
+    """A reload attempt: `loaded` (then `version` is the new one) or `refused` (then
+    `version` is the one still serving and `problems` says why)."""
+
+    at: datetime
+    trigger: Literal["admin", "watch"]
+    result: Literal["loaded", "refused"]
+    version: str | None = None
+    path: str | None = None
+    problems: list[ReloadProblemInfo] = []
+
+
+class ReloadRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    path: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
+    """A bundle directory on the server; default: the serving bundle's directory."""
+
+
 class BundleInfo(_Out, frozen=True):
     name: str
     version: str
@@ -48,11 +74,13 @@ class BundleInfo(_Out, frozen=True):
     rules: int
     models: list[str]
     policies: list[str]
+    last_reload: ReloadInfo | None = None
 
 
 class Health(_Out, frozen=True, omit_defaults=True):
     status: str
     bundle_version: str | None = None
+    contact_store: Literal["ok", "degraded"] | None = None
 
 
 class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):

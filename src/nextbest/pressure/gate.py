@@ -109,5 +109,16 @@ class PressureGate:
         self.breaker.succeeded()
         return applied
 
+    async def reachable(self, *, prepare: bool = False, timeout_s: float = 0.05) -> bool:
+        """Whether the store answers within max(budget, `timeout_s`) (and, with `prepare`,
+        gets ready to answer fast). Never raises."""
+        try:
+            async with asyncio.timeout(max(self._budget_s, timeout_s)):
+                await (self.store.prepare() if prepare else self.store.ping())
+        except (StoreUnavailableError, TimeoutError) as exc:
+            _log.warning("contact_store_unreachable", error=str(exc) or type(exc).__name__)
+            return False
+        return True
+
     async def aclose(self) -> None:
         await self.store.aclose()

@@ -131,5 +131,8 @@ class MemoryContactStore:
     async def ping(self) -> None:
         return None
 
+    async def prepare(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         self._customers.clear()

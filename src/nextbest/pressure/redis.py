@@ -149,5 +149,12 @@ class RedisContactStore:
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
+    async def prepare(self) -> None:
+        try:
+            for script in (self._select, self._feedback):
+                await self._client.script_load(script.script)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
+
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -41,4 +41,9 @@ class ContactStore(Protocol):
         """Raise StoreUnavailableError when the store cannot be reached."""
         ...
 
+    async def prepare(self) -> None:
+        """Get ready to answer fast (connect, load scripts); raise StoreUnavailableError
+        when the store cannot be reached."""
+        ...
+
     async def aclose(self) -> None: ...
