@@ -67,7 +67,9 @@ class FeedbackRoutes(Controller):
                 data.customer_id, effect, _event_time_ms(data, gate.clock_ms())
             )
         except StoreUnavailableError as exc:
-            _log.warning("feedback_unavailable", decision_id=data.decision_id)
+            _log.warning(
+                "feedback_unavailable", bundle_version=bundle.version, decision_id=data.decision_id
+            )
             raise HTTPException(
                 status_code=HTTP_503_SERVICE_UNAVAILABLE,
                 detail="the contact store is unavailable; retry later",
@@ -75,6 +77,7 @@ class FeedbackRoutes(Controller):
             ) from exc
         _log.info(
             "feedback",
+            bundle_version=bundle.version,
             decision_id=data.decision_id,
             customer_id=data.customer_id,
             offer_id=data.offer_id,
