@@ -5,13 +5,15 @@ finish for up to `NEXTBEST_SHUTDOWN_GRACE_S`, runs the app's shutdown (closing t
 contact store) and exits 0. uvicorn's own single-process server re-raises the signal
 after a graceful shutdown, which makes the exit status 143; the subclass below does not.
 With several workers, uvicorn's supervisor forwards the signal to every worker and exits
-normally once they are done.
+normally once they are done; the workers share a metrics directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import tempfile
 import threading
 from collections.abc import Generator
 
@@ -23,6 +25,7 @@ from nextbest.config import Settings
 __all__ = ["run"]
 
 _EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class _GracefulServer(uvicorn.Server):
@@ -37,6 +40,21 @@ class _GracefulServer(uvicorn.Server):
         finally:
             for sig, handler in original.items():
                 signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _shared_metrics_dir() -> Generator[None, None, None]:
+    """Workers write their metrics to one directory, so that a scrape of any worker
+    reports them all (prometheus_client's multiprocess mode)."""
+    if os.environ.get(_METRICS_DIR):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="nextbest-metrics-") as directory:
+        os.environ[_METRICS_DIR] = directory
+        try:
+            yield
+        finally:
+            del os.environ[_METRICS_DIR]
 
 
 def run(settings: Settings) -> int:
@@ -55,7 +73,8 @@ def run(settings: Settings) -> int:
         timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
     if settings.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        with _shared_metrics_dir():
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
         return 0
     server = _GracefulServer(config)
     server.run()

@@ -17,12 +17,13 @@ from nextbest.api.feedback import FeedbackRoutes
 from nextbest.api.floor import floor
 from nextbest.api.problems import EXCEPTION_HANDLERS
 from nextbest.api.reloader import BundleReloader
-from nextbest.api.routes import DecisionRoutes, HealthRoutes
+from nextbest.api.routes import DecisionRoutes, HealthRoutes, metrics
 from nextbest.api.state import Serving
 from nextbest.bundle import load_bundle
 from nextbest.config import Settings
 from nextbest.decide import Decider
 from nextbest.logging import configure_logging
+from nextbest.metrics import set_bundle
 from nextbest.pressure.factory import open_gate
 from nextbest.pressure.gate import PressureGate
 
@@ -59,7 +60,8 @@ def create_app(
         await serving.gate.aclose()
         _log.info("contact_store_closed")
 
-    routes: list[ControllerRouterHandler] = [DecisionRoutes, FeedbackRoutes, HealthRoutes]
+    set_bundle(decider.bundle.name, decider.bundle.version)
+    routes: list[ControllerRouterHandler] = [DecisionRoutes, FeedbackRoutes, HealthRoutes, metrics]
     if settings.admin_token:
         routes.append(admin_router(settings.admin_token))
     if settings.bench_floor:

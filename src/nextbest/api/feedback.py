@@ -15,6 +15,7 @@ from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import FeedbackReceipt, FeedbackRequest
 from nextbest.decide import InvalidRequestError
+from nextbest.metrics import count_feedback
 from nextbest.pressure import StoreUnavailableError
 
 __all__ = ["FeedbackRoutes"]
@@ -67,6 +68,7 @@ class FeedbackRoutes(Controller):
                 data.customer_id, effect, _event_time_ms(data, gate.clock_ms())
             )
         except StoreUnavailableError as exc:
+            count_feedback(data.outcome, "unavailable")
             _log.warning(
                 "feedback_unavailable", bundle_version=bundle.version, decision_id=data.decision_id
             )
@@ -75,6 +77,7 @@ class FeedbackRoutes(Controller):
                 detail="the contact store is unavailable; retry later",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             ) from exc
+        count_feedback(data.outcome, "recorded" if applied else "duplicate")
         _log.info(
             "feedback",
             bundle_version=bundle.version,

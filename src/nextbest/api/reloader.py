@@ -21,6 +21,7 @@ import watchfiles
 from nextbest.api.state import Serving
 from nextbest.bundle import BundleError, load_bundle
 from nextbest.decide import Context, Customer, Decider, DecisionRequest
+from nextbest.metrics import count_reload, set_bundle
 
 __all__ = ["BundleReloader", "ReloadAttempt", "ReloadProblem"]
 
@@ -124,6 +125,9 @@ class BundleReloader:
                     bundle_version=decider.bundle.version,
                     previous_version=previous,
                 )
+            count_reload(attempt.result)
+            if attempt.result == "loaded":
+                set_bundle(self._serving.decider.bundle.name, attempt.version or "")
             self.last_attempt = attempt
             return attempt
 

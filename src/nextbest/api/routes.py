@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import structlog
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
@@ -14,8 +16,9 @@ from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import BundleInfo, Health, OfferInfo, OffersPage
 from nextbest.decide import DecisionRequest, DecisionResponse, decide_with_pressure
+from nextbest.metrics import CONTENT_TYPE_LATEST, exposition, observe_decision
 
-__all__ = ["DecisionRoutes", "HealthRoutes"]
+__all__ = ["DecisionRoutes", "HealthRoutes", "metrics"]
 
 _log = structlog.get_logger("nextbest.decision")
 
@@ -39,7 +42,9 @@ class DecisionRoutes(Controller):
     async def decide(self, state: State, data: JSONBody[DecisionRequest]) -> DecisionResponse:
         """Rank the catalogue's activities for one customer in one context."""
         serving = _serving(state)
+        started = time.perf_counter_ns()
         decision = await decide_with_pressure(serving.decider, serving.gate, data)
+        observe_decision(decision, time.perf_counter_ns() - started)
         response, timings = decision.response, decision.timings
         _log.info(
             "decision",
@@ -120,3 +125,8 @@ class HealthRoutes(Controller):
                 contact_store="ok" if reachable else "degraded",
             )
         )
+
+
+@get("/metrics", summary="Prometheus metrics", tags=["operations"], sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

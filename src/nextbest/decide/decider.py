@@ -52,6 +52,8 @@ class StageTimings:
 class Decision:
     response: DecisionResponse
     timings: StageTimings = field(default_factory=StageTimings)
+    blocked: Mapping[str, str] = field(default_factory=dict)
+    """Offers held back after ranking, with the reason (`cap:<policy>`, ...)."""
 
 
 @dataclass(slots=True)
@@ -179,7 +181,7 @@ class Decider:
             explanation=explanation,
         )
         ranking.timings.arbitration_ns += time.perf_counter_ns() - started
-        return Decision(response, ranking.timings)
+        return Decision(response, ranking.timings, blocked or {})
 
     def _eligibility(self, facts: Facts, channel: str) -> list[Verdict]:
         once = {r.id: r.expression.evaluate(facts, _NO_OFFER) for r in self._request_rules}

@@ -11,6 +11,7 @@ from typing import Literal
 
 import structlog
 
+from nextbest.metrics import count_degraded
 from nextbest.pressure.breaker import CircuitBreaker
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.pressure.store import ContactStore, StoreUnavailableError
@@ -89,6 +90,7 @@ class PressureGate:
     ) -> GateResult:
         self.degraded_decisions += 1
         mode = self._modes.get(channel, self._default_mode)
+        count_degraded(channel, mode)
         _log.warning("decision_degraded", reason="contact_pressure", mode=mode, channel=channel)
         if mode == "fail_open":
             return GateResult(tuple(ranked[:limit]), degraded=True)

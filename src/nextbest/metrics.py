@@ -1,0 +1,137 @@
+"""Prometheus metrics, with the maintained client library.
+
+Labels are bounded by the bundle (channels, categories, policy ids) or by fixed sets.
+With several workers, `nextbest serve` points `PROMETHEUS_MULTIPROC_DIR` at a fresh
+directory before the workers start, and `/metrics` adds up every worker's values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+if TYPE_CHECKING:  # the decision pipeline imports this module
+    from nextbest.decide import Decision
+
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "count_degraded",
+    "count_feedback",
+    "count_reload",
+    "exposition",
+    "observe_decision",
+    "set_bundle",
+]
+
+_SECONDS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1)
+
+STAGE_SECONDS = Histogram(
+    "nextbest_decision_stage_seconds",
+    "Time a decision spends in each stage; `total` is the whole decision without HTTP.",
+    ["stage"],
+    buckets=_SECONDS,
+)
+DECISIONS = Counter(
+    "nextbest_decisions_total",
+    "Decisions answered, by channel and outcome (offers, empty, degraded).",
+    ["channel", "outcome"],
+)
+OFFERS = Counter("nextbest_offers_returned_total", "Offers returned, by category.", ["category"])
+CAPS_HIT = Counter(
+    "nextbest_caps_hit_total",
+    "Offers held back by a contact policy, by policy id.",
+    ["policy"],
+)
+DEGRADED = Counter(
+    "nextbest_degraded_decisions_total",
+    "Decisions answered without the contact store, by channel and degraded mode.",
+    ["channel", "mode"],
+)
+FEEDBACK = Counter(
+    "nextbest_feedback_total",
+    "Feedback events, by outcome and status (recorded, duplicate, unavailable).",
+    ["outcome", "status"],
+)
+RELOADS = Counter("nextbest_bundle_reloads_total", "Bundle reload attempts, by result.", ["result"])
+BUNDLE = Gauge(
+    "nextbest_bundle_info",
+    "The serving bundle (value 1), labelled with its name and version.",
+    ["name", "version"],
+    multiprocess_mode="liveall",
+)
+
+_STAGES = {
+    stage: STAGE_SECONDS.labels(stage)
+    for stage in ("rules", "scoring", "arbitration", "pressure", "total")
+}
+
+
+def observe_decision(decision: Decision, total_ns: int) -> None:
+    timings, response = decision.timings, decision.response
+    _STAGES["rules"].observe(timings.rules_ns / 1e9)
+    _STAGES["scoring"].observe(timings.scoring_ns / 1e9)
+    _STAGES["arbitration"].observe(timings.arbitration_ns / 1e9)
+    _STAGES["pressure"].observe(timings.pressure_ns / 1e9)
+    _STAGES["total"].observe(total_ns / 1e9)
+    outcome = "degraded" if response.degraded else "offers" if response.offers else "empty"
+    DECISIONS.labels(response.channel, outcome).inc()
+    for offer in response.offers:
+        OFFERS.labels(offer.category).inc()
+    _count_caps(decision.blocked)
+
+
+def _count_caps(blocked: Mapping[str, str]) -> None:
+    for reason in blocked.values():
+        if reason.startswith("cap:"):
+            CAPS_HIT.labels(reason[4:]).inc()
+
+
+def count_degraded(channel: str, mode: str) -> None:
+    DEGRADED.labels(channel, mode).inc()
+
+
+def count_feedback(outcome: str, status: str) -> None:
+    FEEDBACK.labels(outcome, status).inc()
+
+
+def count_reload(result: str) -> None:
+    RELOADS.labels(result).inc()
+
+
+_serving_bundle: list[tuple[str, str]] = []
+
+
+def set_bundle(name: str, version: str) -> None:
+    """Mark (name, version) as serving; the previous one drops to 0 (multiprocess mode)
+    or disappears."""
+    for previous in _serving_bundle:
+        if _multiprocess():
+            BUNDLE.labels(*previous).set(0)
+        else:
+            BUNDLE.remove(*previous)
+    _serving_bundle[:] = [(name, version)]
+    BUNDLE.labels(name, version).set(1)
+
+
+def _multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def exposition() -> bytes:
+    """The text exposition of this process, or of every worker in multiprocess mode."""
+    if _multiprocess():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
