@@ -1,6 +1,7 @@
 """Prometheus metrics, with the maintained client library.
 
-Labels are bounded by the bundle (channels, categories, policy ids) or by fixed sets.
+Labels are bounded by the bundle (channels, categories, policy ids) or by fixed sets, so
+the hot path caches its labelled children.
 With several workers, `nextbest serve` points `PROMETHEUS_MULTIPROC_DIR` at a fresh
 directory before the workers start, and `/metrics` adds up every worker's values.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -77,6 +79,16 @@ _STAGES = {
 }
 
 
+@cache
+def _decisions(channel: str, outcome: str) -> Counter:
+    return DECISIONS.labels(channel, outcome)
+
+
+@cache
+def _offers(category: str) -> Counter:
+    return OFFERS.labels(category)
+
+
 def observe_decision(decision: Decision, total_ns: int) -> None:
     timings, response = decision.timings, decision.response
     _STAGES["rules"].observe(timings.rules_ns / 1e9)
@@ -85,9 +97,9 @@ def observe_decision(decision: Decision, total_ns: int) -> None:
     _STAGES["pressure"].observe(timings.pressure_ns / 1e9)
     _STAGES["total"].observe(total_ns / 1e9)
     outcome = "degraded" if response.degraded else "offers" if response.offers else "empty"
-    DECISIONS.labels(response.channel, outcome).inc()
+    _decisions(response.channel, outcome).inc()
     for offer in response.offers:
-        OFFERS.labels(offer.category).inc()
+        _offers(offer.category).inc()
     _count_caps(decision.blocked)
 
 
