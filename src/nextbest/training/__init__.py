@@ -1,8 +1,10 @@
 """Training of the propensity models shipped in a bundle (needs the ``train`` extra).
 
-``build_demo_models`` in :mod:`nextbest.training.demo` is the entry point; the other
-modules are its parts: the feature list, the synthetic history, the scikit-learn
-pipeline, and the ONNX export with its parity gate.
+:func:`nextbest.training.train.train_model` is ``nextbest train``: spec (:mod:`.spec`),
+history (:mod:`.history`), pipeline (:mod:`.pipeline`), evaluation (:mod:`.evaluate`),
+ONNX export with its parity gate (:mod:`.export`), and writing into the bundle
+(:mod:`.manifest`, :mod:`.writer`). :mod:`.demo` runs the same path on the demo's
+synthetic history (:mod:`.synthetic`).
 """
 
 __all__: list[str] = []

@@ -20,6 +20,7 @@ from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.pipeline import Pipeline
 
+from nextbest.training.errors import TrainingError
 from nextbest.training.features import FeatureSpec
 from nextbest.training.pipeline import feature_matrix
 
@@ -41,8 +42,11 @@ PARITY_TOLERANCE = 1e-5
 TARGET_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
 
 
-class ParityError(RuntimeError):
+class ParityError(TrainingError):
     """onnxruntime and scikit-learn disagree on a held-out row."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("ONNX export", "parity", problem)
 
 
 def onnx_feed(
@@ -109,6 +113,7 @@ def check_parity(
     delta = float(np.max(np.abs(got - expected))) if got.size else 0.0
     if not np.isfinite(delta) or delta > PARITY_TOLERANCE:
         raise ParityError(
-            f"ONNX and scikit-learn disagree by {delta:.3g} (tolerance {PARITY_TOLERANCE:g})"
+            f"ONNX and scikit-learn disagree by {delta:.3g} (tolerance {PARITY_TOLERANCE:g}); "
+            "nothing was written"
         )
     return delta

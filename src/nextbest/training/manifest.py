@@ -1,33 +1,30 @@
 """The model manifest ``models.yaml``: which ONNX file, which output, and how each
-ONNX input is taken from a decision request.
+ONNX input is taken from a decision request, plus the facts of the training run.
 
 Written as fixed-format text (no timestamps, floats rounded to 6 significant
-digits) so that identical training runs give byte-identical files.
+digits) so that identical training runs give byte-identical files. Training one
+model rewrites its entry and keeps the bundle's other models as they are.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from nextbest.bundle._schema import ModelsFile
 from nextbest.training.features import FeatureSpec
 
-__all__ = ["ModelEntry", "TrainingSummary", "format_float", "render_manifest"]
+__all__ = ["ModelEntry", "TrainingFact", "format_float", "merge_entry", "render_manifest"]
 
 _HEADER = "# Written by nextbest training; do not edit by hand.\n"
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
+# Plain words that YAML 1.1 (PyYAML) reads as booleans or null.
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 
-
-@dataclass(frozen=True, slots=True)
-class TrainingSummary:
-    """The reproducible facts about a training run recorded in the manifest."""
-
-    seed: int
-    rows: int
-    positive_rate: float
-    holdout_auc: float
-    holdout_log_loss: float
-    max_parity_delta: float
+TrainingFact = float | int | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +35,7 @@ class ModelEntry:
     file: str
     output: str
     inputs: Sequence[FeatureSpec]
-    training: TrainingSummary
+    training: Mapping[str, TrainingFact]
 
 
 def format_float(value: float) -> str:
@@ -52,23 +49,54 @@ def format_float(value: float) -> str:
     return mantissa + sep + exponent
 
 
+def _text(value: str) -> str:
+    """A YAML scalar that reads back as the string ``value``."""
+    if _PLAIN.match(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return json.dumps(value)
+
+
+def _fact(value: TrainingFact) -> str:
+    if isinstance(value, float):
+        return format_float(value)
+    if isinstance(value, int):
+        return str(value)
+    return _text(value)
+
+
+def merge_entry(existing: ModelsFile, entry: ModelEntry) -> list[ModelEntry]:
+    """The bundle's models with ``entry`` in place of the model of the same id (or last)."""
+    entries = [
+        ModelEntry(
+            m.id,
+            m.file,
+            m.output,
+            [FeatureSpec(i.name, i.source, i.kind) for i in m.inputs],
+            dict(m.training),
+        )
+        for m in existing.models
+        if m.id != entry.id
+    ]
+    position = next((k for k, m in enumerate(existing.models) if m.id == entry.id), len(entries))
+    entries.insert(position, entry)
+    return entries
+
+
 def render_manifest(models: Sequence[ModelEntry]) -> str:
     """The text of ``models.yaml``."""
     lines = [_HEADER.rstrip("\n"), "models:"]
     for m in models:
-        t = m.training
         lines += [
             f"  - id: {m.id}",
-            f"    file: {m.file}",
-            f"    output: {m.output}        # ONNX output name; column 1 = P(accept)",
+            f"    file: {_text(m.file)}",
+            f"    output: {_text(m.output)}        # ONNX output name; column 1 = P(accept)",
             "    inputs:",
-            *(f"      - {{name: {f.name}, source: {f.source}, kind: {f.kind}}}" for f in m.inputs),
-            "    training:",
-            f"      seed: {t.seed}",
-            f"      rows: {t.rows}",
-            f"      positive_rate: {format_float(t.positive_rate)}",
-            f"      holdout_auc: {format_float(t.holdout_auc)}",
-            f"      holdout_log_loss: {format_float(t.holdout_log_loss)}",
-            f"      max_parity_delta: {format_float(t.max_parity_delta)}",
+            *(
+                f"      - {{name: {_text(f.name)}, source: {_text(f.source)}, kind: {f.kind}}}"
+                for f in m.inputs
+            ),
         ]
+        if m.training:
+            lines.append("    training:")
+            lines += [f"      {key}: {_fact(value)}" for key, value in m.training.items()]
     return "\n".join(lines) + "\n"

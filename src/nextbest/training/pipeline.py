@@ -1,4 +1,4 @@
-"""The scikit-learn propensity pipeline: impute, one-hot encode, classify.
+"""The scikit-learn propensity pipeline: impute, one-hot encode, classify, calibrate.
 
 Encoding contract, the same in training and serving (the ONNX graph embeds it):
 
@@ -8,6 +8,12 @@ Encoding contract, the same in training and serving (the ONNX graph embeds it):
   (a category of its own, seen in training), and a value never seen in training
   one-hot encodes to all zeros (``handle_unknown="ignore"``), so it is scored,
   not refused.
+
+Calibration (``sigmoid``, the default) is Platt scaling fitted on 3-fold out-of-fold
+predictions (``CalibratedClassifierCV(cv=3, ensemble=False)``): the served model is one
+classifier fitted on all training rows followed by one sigmoid (a few microseconds more
+per call than the bare classifier). Isotonic calibration is not offered: its steps break the
+1e-5 ONNX parity gate (measured |dp| 0.0099 on the demo).
 
 The pipeline is fitted on a 2-D object array whose columns are the features in
 ``FeatureSpec`` order (:func:`feature_matrix`); the ONNX export maps those column
@@ -21,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -30,9 +37,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from nextbest.training.features import FeatureSpec
 
-__all__ = ["Classifier", "build_pipeline", "feature_matrix"]
+__all__ = ["CALIBRATION_FOLDS", "Calibration", "Classifier", "build_pipeline", "feature_matrix"]
 
 Classifier = Literal["gbt", "logreg"]
+Calibration = Literal["sigmoid", "none"]
+CALIBRATION_FOLDS = 3
 
 # Chosen by measurement (see the training report): 150 trees of depth 4 keep the
 # offer x context interactions that matter while one ONNX call for 20 offers
@@ -62,9 +71,17 @@ def feature_matrix(
 
 
 def build_pipeline(
-    features: Sequence[FeatureSpec], *, seed: int, classifier: Classifier = "gbt"
+    features: Sequence[FeatureSpec],
+    *,
+    seed: int,
+    classifier: Classifier = "gbt",
+    calibration: Calibration = "none",
+    params: Mapping[str, Any] | None = None,
 ) -> Pipeline:
-    """An unfitted pipeline for :func:`feature_matrix` input; ``seed`` fixes all randomness."""
+    """An unfitted pipeline for :func:`feature_matrix` input; ``seed`` fixes all randomness.
+
+    ``params`` overrides the classifier's parameters (ValueError naming an unknown one).
+    """
     numeric = [j for j, f in enumerate(features) if f.kind == "numeric"]
     categorical = [j for j, f in enumerate(features) if f.kind == "categorical"]
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
@@ -74,6 +91,13 @@ def build_pipeline(
     else:
         numeric_steps.append(("scale", StandardScaler()))
         model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+    if params:
+        model.set_params(**params)
+    classify: Any = model
+    if calibration == "sigmoid":
+        classify = CalibratedClassifierCV(
+            model, method="sigmoid", cv=CALIBRATION_FOLDS, ensemble=False
+        )
     encode = ColumnTransformer(
         [
             ("numeric", Pipeline(numeric_steps), numeric),
@@ -84,4 +108,4 @@ def build_pipeline(
             ),
         ]
     )
-    return Pipeline([("encode", encode), ("classify", model)])
+    return Pipeline([("encode", encode), ("classify", classify)])

@@ -1,0 +1,308 @@
+"""The training spec: which history columns are features, where each comes from in a
+decision request, which column is the outcome and which names the offer.
+
+A small YAML (``.yaml``/``.yml``) or TOML (``.toml``) file::
+
+    model:
+      id: propensity        # offers.yaml refers to it: `model: propensity`
+      family: gbt           # gbt (default) or logreg
+      calibration: sigmoid  # sigmoid (default) or none
+    seed: 20261123
+    holdout: 0.2            # share of rows held out for evaluation
+    outcome:
+      column: accepted
+      positive: [yes]       # optional; default 1 / true / yes
+      negative: [no]        # optional; default 0 / false / no
+    offer:
+      column: offer_id      # the offer presented in each row; or `id: green_tariff`
+    features:
+      numeric:
+        clv: customer.clv
+        tenure_months: customer.attributes.tenure_months
+      categorical:
+        call_reason: context.call_reason
+
+Each feature becomes one ONNX input in the order listed (numeric, then categorical,
+then the offer column), named as its column with every character other than an ASCII
+letter, digit or underscore replaced by ``_`` (``Tenure (months)`` -> ``Tenure__months_``);
+``models.yaml`` records the same names and sources, so that serving feeds the model what
+training fed it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+
+from nextbest.bundle.fields import FieldKind
+from nextbest.training.errors import TrainingError
+from nextbest.training.features import FeatureSpec
+from nextbest.training.pipeline import Calibration, Classifier
+
+__all__ = [
+    "DEFAULT_HOLDOUT",
+    "DEFAULT_SEED",
+    "TrainingSpec",
+    "check_sources",
+    "input_name",
+    "label_of",
+    "load_spec",
+]
+
+DEFAULT_SEED = 20261123
+DEFAULT_HOLDOUT = 0.2
+DEFAULT_POSITIVE = ("1", "true", "yes")
+DEFAULT_NEGATIVE = ("0", "false", "no")
+
+Identifier = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Column = Annotated[str, msgspec.Meta(min_length=1)]
+Label = str | int | float | bool
+Param = str | int | float | bool | None
+_MSGSPEC_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+class _Part(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+class _Model(_Part, frozen=True):
+    id: Identifier = "propensity"
+    family: Classifier = "gbt"
+    calibration: Calibration = "sigmoid"
+    params: dict[str, Param] = {}
+
+
+class _Outcome(_Part, frozen=True):
+    column: Column
+    positive: list[Label] = []
+    negative: list[Label] = []
+
+
+class _Offer(_Part, frozen=True):
+    column: Column | None = None
+    id: Identifier | None = None
+
+
+class _Features(_Part, frozen=True):
+    numeric: dict[Column, str | None] = {}
+    categorical: dict[Column, str | None] = {}
+
+
+class _SpecFile(_Part, frozen=True):
+    outcome: _Outcome
+    features: _Features
+    offer: _Offer | None = None
+    model: _Model = _Model()
+    seed: Annotated[int, msgspec.Meta(ge=0, lt=2**32)] = DEFAULT_SEED
+    holdout: Annotated[float, msgspec.Meta(ge=0.05, le=0.5)] = DEFAULT_HOLDOUT
+
+
+def input_name(column: str) -> str:
+    """The ONNX input name of a column (skl2onnx accepts only word characters)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", column)
+    return name if name[:1].isalpha() or name[:1] == "_" else f"_{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSpec:
+    """A checked spec. ``fields`` maps each column the spec names to its spec field;
+    ``column_of`` maps each feature's input name to its history column."""
+
+    file: str
+    model_id: str
+    family: Classifier
+    calibration: Calibration
+    params: Mapping[str, Param]
+    seed: int
+    holdout: float
+    outcome: str
+    positive: frozenset[str]
+    negative: frozenset[str]
+    offer_column: str | None
+    offer_id: str | None
+    features: tuple[FeatureSpec, ...]
+    fields: Mapping[str, str]
+    column_of: Mapping[str, str]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every history column training reads: the features, then the outcome."""
+        return (*(self.column_of[f.name] for f in self.features), self.outcome)
+
+
+def label_of(value: object) -> str:
+    """An outcome value as compared with the spec: trimmed, lower case, ``1.0`` as ``1``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip().lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
+
+
+def _read(path: Path) -> Any:
+    name = str(path)
+    if not path.is_file():
+        raise TrainingError(name, None, "spec file does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            return yaml.safe_load(path.read_text(encoding="utf-8"))
+        if suffix == ".toml":
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        raise TrainingError(name, where, f"invalid YAML: {exc.problem}") from exc
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TrainingError(name, None, f"invalid spec: {exc}") from exc
+    raise TrainingError(name, None, "a spec is a .yaml, .yml or .toml file")
+
+
+def _convert(name: str, raw: Any) -> _SpecFile:
+    if raw is None:
+        raise TrainingError(name, None, "the spec is empty")
+    try:
+        return msgspec.convert(raw, type=_SpecFile, strict=True)
+    except msgspec.ValidationError as exc:
+        match = _MSGSPEC_PATH.match(str(exc))
+        assert match is not None  # the pattern matches any string
+        path = (match.group("path") or "").lstrip(".") or None
+        raise TrainingError(name, path, match.group("problem")) from exc
+
+
+def _features(name: str, spec: _SpecFile) -> tuple[list[FeatureSpec], dict[str, str]]:
+    both = sorted(set(spec.features.numeric) & set(spec.features.categorical))
+    if both:
+        raise TrainingError(name, "features", f"columns listed as numeric and categorical: {both}")
+    features: list[FeatureSpec] = []
+    fields: dict[str, str] = {}
+    kinds: tuple[tuple[Literal["numeric", "categorical"], dict[str, str | None]], ...] = (
+        ("numeric", spec.features.numeric),
+        ("categorical", spec.features.categorical),
+    )
+    for kind, table in kinds:
+        for column, source in table.items():
+            field = f"features.{kind}.{column}"
+            if not source:
+                raise TrainingError(
+                    name,
+                    field,
+                    "no source: say where a decision request carries this value, e.g. "
+                    f"customer.attributes.{column} or context.attributes.{column}",
+                )
+            features.append(FeatureSpec(column, source, kind))
+            fields[column] = field
+    return features, fields
+
+
+def _offer(
+    name: str, spec: _SpecFile, features: list[FeatureSpec], fields: dict[str, str]
+) -> tuple[str | None, str | None]:
+    offer = spec.offer
+    if offer is None or (offer.column is None and offer.id is None):
+        raise TrainingError(
+            name,
+            "offer",
+            "say which column names the offer presented in each row (`column: offer_id`), "
+            "or which one offer the model is for (`id: green_tariff`)",
+        )
+    for f in features:
+        if f.source == "offer.id" and f.name != offer.column:
+            raise TrainingError(
+                name, fields[f.name], "only the offer column (`offer.column`) feeds offer.id"
+            )
+    if offer.column is not None:
+        listed = next((f for f in features if f.name == offer.column), None)
+        if listed is None:
+            features.append(FeatureSpec(offer.column, "offer.id", "categorical"))
+            fields[offer.column] = "offer.column"
+        elif listed.kind != "categorical" or listed.source != "offer.id":
+            raise TrainingError(
+                name,
+                fields[offer.column],
+                f"{offer.column!r} is the offer column: a categorical feature with source "
+                "offer.id (or leave it out of `features`)",
+            )
+    return offer.column, offer.id
+
+
+def load_spec(path: Path) -> TrainingSpec:
+    """Read and check the spec at ``path``; errors name the spec field."""
+    name = str(path)
+    spec = _convert(name, _read(path))
+    features, fields = _features(name, spec)
+    offer_column, offer_id = _offer(name, spec, features, fields)
+    if not features:
+        raise TrainingError(name, "features", "no feature columns")
+    outcome = spec.outcome.column
+    if outcome in fields:
+        raise TrainingError(name, "outcome.column", f"{outcome!r} is also a feature")
+    fields[outcome] = "outcome.column"
+    column_of: dict[str, str] = {}
+    for f in features:
+        onnx_name = input_name(f.name)
+        if onnx_name in column_of:
+            raise TrainingError(
+                name,
+                fields[f.name],
+                f"{f.name!r} and {column_of[onnx_name]!r} both become ONNX input "
+                f"{onnx_name!r}; rename one column",
+            )
+        column_of[onnx_name] = f.name
+    positive = frozenset(label_of(v) for v in spec.outcome.positive or DEFAULT_POSITIVE)
+    negative = frozenset(label_of(v) for v in spec.outcome.negative or DEFAULT_NEGATIVE)
+    if positive & negative:
+        raise TrainingError(
+            name, "outcome", f"values both positive and negative: {sorted(positive & negative)}"
+        )
+    return TrainingSpec(
+        file=name,
+        model_id=spec.model.id,
+        family=spec.model.family,
+        calibration=spec.model.calibration,
+        params=dict(spec.model.params),
+        seed=spec.seed,
+        holdout=spec.holdout,
+        outcome=outcome,
+        positive=positive,
+        negative=negative,
+        offer_column=offer_column,
+        offer_id=offer_id,
+        features=tuple(FeatureSpec(input_name(f.name), f.source, f.kind) for f in features),
+        fields=fields,
+        column_of=column_of,
+    )
+
+
+def check_sources(spec: TrainingSpec, known: Mapping[str, FieldKind]) -> None:
+    """Every feature source is a field of the bundle, of the kind its feature needs."""
+    for f in spec.features:
+        field = spec.fields[spec.column_of[f.name]]
+        kind = known.get(f.source)
+        if kind is None:
+            close = difflib.get_close_matches(f.source, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TrainingError(
+                spec.file,
+                field,
+                f"unknown source {f.source!r}{hint} (attributes must be declared in "
+                "bundle.yaml under customer_attributes or context_attributes)",
+            )
+        needed: FieldKind = "number" if f.kind == "numeric" else "string"
+        if kind != needed:
+            raise TrainingError(
+                spec.file,
+                field,
+                f"source {f.source!r} is a {kind} field; a {f.kind} feature needs a {needed} field",
+            )
