@@ -52,6 +52,41 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+STAGES = ("total", "rules", "scoring", "arbitration")
+
+
+def measure(bundle: Bundle, decisions: int, seed: int) -> dict[str, list[float]]:
+    """Microseconds per decision, whole and per stage, after a warm-up of 500."""
+    decider = Decider(bundle)
+    batch = requests(bundle, decisions, seed)
+    for request in batch[:500]:
+        decider.decide(request)
+
+    samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for request in batch:
+        started = time.perf_counter_ns()
+        decision = decider.decide(request)
+        samples["total"].append((time.perf_counter_ns() - started) / 1000)
+        samples["rules"].append(decision.timings.rules_ns / 1000)
+        samples["scoring"].append(decision.timings.scoring_ns / 1000)
+        samples["arbitration"].append(decision.timings.arbitration_ns / 1000)
+    return samples
+
+
+def report(bundle: Bundle, samples: dict[str, list[float]]) -> None:
+    print(
+        f"bundle {bundle.name} {bundle.version}: {len(bundle.offers)} offers, "
+        f"{len(bundle.rules)} rules, {len(bundle.models)} models; "
+        f"{len(samples['total'])} decisions (10 % with explain)"
+    )
+    print(f"{'stage':<12} {'p50 us':>8} {'p99 us':>8} {'mean us':>8}")
+    for name, values in samples.items():
+        print(
+            f"{name:<12} {percentile(values, 0.5):8.1f} {percentile(values, 0.99):8.1f} "
+            f"{statistics.fmean(values):8.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bundle", type=Path, default=default_bundle_path())
@@ -60,36 +95,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bundle = load_bundle(args.bundle)
-    decider = Decider(bundle)
-    batch = requests(bundle, args.decisions, args.seed)
-    for request in batch[:500]:
-        decider.decide(request)
-
-    total, rules, scoring, arbitration = [], [], [], []
-    for request in batch:
-        started = time.perf_counter_ns()
-        decision = decider.decide(request)
-        total.append((time.perf_counter_ns() - started) / 1000)
-        rules.append(decision.timings.rules_ns / 1000)
-        scoring.append(decision.timings.scoring_ns / 1000)
-        arbitration.append(decision.timings.arbitration_ns / 1000)
-
-    print(
-        f"bundle {bundle.name} {bundle.version}: {len(bundle.offers)} offers, "
-        f"{len(bundle.rules)} rules, {len(bundle.models)} models; "
-        f"{args.decisions} decisions (10 % with explain)"
-    )
-    print(f"{'stage':<12} {'p50 us':>8} {'p99 us':>8} {'mean us':>8}")
-    for name, values in [
-        ("total", total),
-        ("rules", rules),
-        ("scoring", scoring),
-        ("arbitration", arbitration),
-    ]:
-        print(
-            f"{name:<12} {percentile(values, 0.5):8.1f} {percentile(values, 0.99):8.1f} "
-            f"{statistics.fmean(values):8.1f}"
-        )
+    report(bundle, measure(bundle, args.decisions, args.seed))
 
 
 if __name__ == "__main__":

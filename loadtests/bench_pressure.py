@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import socket
-import subprocess
-import tempfile
+import contextlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
+from _servers import redis_server
 from bench_decide import percentile, requests
 from redis.asyncio import Connection, ConnectionPool, Redis
 
@@ -29,13 +28,6 @@ from nextbest.decide import Decider, DecisionRequest, decide_with_pressure
 from nextbest.pressure import MemoryContactStore
 from nextbest.pressure.gate import PressureGate
 from nextbest.pressure.redis import RedisContactStore
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class CountingConnection(Connection):
@@ -87,19 +79,12 @@ async def _run(
     return timings, sent
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--decisions", type=int, default=5000)
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--redis-url", default="")
-    args = parser.parse_args()
-
-    decider = Decider(load_bundle(default_bundle_path()))
-    batch = [
+def recorded_requests(decider: Decider, decisions: int, customers: int) -> list[DecisionRequest]:
+    """bench_decide's seeded requests, recorded (not dry runs), over `customers` ids."""
+    return [
         DecisionRequest(
             customer=r.customer.__class__(
-                id=f"C-{n % args.customers}",
+                id=f"C-{n % customers}",
                 clv=r.customer.clv,
                 lifecycle_stage=r.customer.lifecycle_stage,
                 attributes=r.customer.attributes,
@@ -109,54 +94,40 @@ def main() -> None:
             explain=False,
             dry_run=False,
         )
-        for n, r in enumerate(requests(decider.bundle, args.decisions, seed=11))
+        for n, r in enumerate(requests(decider.bundle, decisions, seed=11))
     ]
 
-    server = None
-    workdir = None
-    url = args.redis_url
-    if not url:
-        port = _free_port()
-        workdir = tempfile.mkdtemp(prefix="nextbest-bench-redis-")
-        server = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        url = f"redis://127.0.0.1:{port}/0"
-        for _ in range(100):
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-    try:
-        with redis.Redis.from_url(url) as client:
-            client.config_resetstat()
-        timings, sent = asyncio.run(_run(decider, url, batch, args.warmup))
-        with redis.Redis.from_url(url) as client:
-            evalsha = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
 
-    n = len(batch) - args.warmup
-    print(f"{n} recorded decisions over {args.customers} customers, demo bundle, in process,")
-    print(f"each decision run on both stores in turn (after a warm-up of {args.warmup})")
+@dataclass(frozen=True)
+class PressureResult:
+    timings: dict[str, list[tuple[float, float]]]
+    """Per store: (decision us, contact-pressure stage us) for each measured decision."""
+    customers: int
+    warmup: int
+    sent: int
+    """Requests the Redis client sent while measuring."""
+    evalsha: int
+    """EVALSHA calls redis-server counted, warm-up included."""
+
+
+def measure(
+    decider: Decider, url: str, decisions: int, customers: int, warmup: int
+) -> PressureResult:
+    """The same recorded decisions through both stores; `url` names an empty Redis."""
+    batch = recorded_requests(decider, decisions, customers)
+    with redis.Redis.from_url(url) as client:
+        client.config_resetstat()
+    timings, sent = asyncio.run(_run(decider, url, batch, warmup))
+    with redis.Redis.from_url(url) as client:
+        evalsha = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    return PressureResult(timings, customers, warmup, sent, evalsha)
+
+
+def report(result: PressureResult) -> None:
+    timings = result.timings
+    n = len(timings["redis"])
+    print(f"{n} recorded decisions over {result.customers} customers, demo bundle, in process,")
+    print(f"each decision run on both stores in turn (after a warm-up of {result.warmup})")
     print(f"{'store':<10} {'decision p50':>13} {'p99':>8} {'pressure p50':>13} {'p99':>8}  (us)")
     for name, pairs in timings.items():
         total = [t for t, _ in pairs]
@@ -170,7 +141,25 @@ def main() -> None:
         f"added by redis per decision: p50 {percentile(added, 0.5):.1f} us, "
         f"p99 {percentile(added, 0.99):.1f} us"
     )
-    print(f"redis round trips per decision: {sent / n:.3f} (EVALSHA calls in total: {evalsha})")
+    print(
+        f"redis round trips per decision: {result.sent / n:.3f} "
+        f"(EVALSHA calls in total: {result.evalsha})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--decisions", type=int, default=5000)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--redis-url", default="")
+    args = parser.parse_args()
+
+    decider = Decider(load_bundle(default_bundle_path()))
+    with contextlib.ExitStack() as stack:
+        url = args.redis_url or stack.enter_context(redis_server())
+        result = measure(decider, url, args.decisions, args.customers, args.warmup)
+    report(result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,333 @@
+"""Decisions over HTTP against the floor of the same stack, then the in-process figures.
+
+    .venv/bin/python loadtests/bench_http.py
+
+For each worker count and each contact store (embedded, then a redis-server of its own
+on a free loopback port) it starts `nextbest serve` with `NEXTBEST_BENCH_FLOOR=true` and:
+
+1. saturates `POST /bench/floor` (decode a small body, return a constant) and then
+   `POST /v1/decisions` with wrk (closed loop, one thread, --connections connections);
+   the ratio of their requests per second is the headline;
+2. sends decisions at 50 % of the saturation rate just measured, open loop at a fixed
+   rate (see _openloop.py), for the latency a caller sees below saturation.
+
+Decision bodies are bench_decide.py's seeded demo requests (stages, call reasons,
+waits, CLVs, owned products), all recorded (`dry_run` false, `explain` false), each with
+a customer id of its own (`BH<run>-...`), so that the store is asked and written on every
+decision that carries a sales offer, as at peak. Then it prints bench_decide.py's and
+bench_pressure.py's in-process figures (no HTTP) on the same machine.
+
+Figures are not assertions: the machine's other work moves them; the ratio, measured
+in one run, moves less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import secrets
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import bench_decide
+import bench_pressure
+import msgspec
+from _openloop import OpenLoopResult, run_open_loop
+from _servers import RunningServer, nextbest_server, redis_server
+from _wrk import WRK_MISSING, WrkResult, find_wrk, run_wrk, write_script
+
+from nextbest.bundle import Bundle, load_bundle
+from nextbest.config import default_bundle_path
+from nextbest.decide import Decider
+
+_ID = "__CUSTOMER_ID__"
+_STORES = ("embedded", "redis")
+_TEMPLATES = 2000
+_SERVER_NOTES = {
+    "uvicorn": "uvicorn via `nextbest serve` (uvloop, httptools)",
+    "granian": "granian (asgi, uvloop, HTTP/1)",
+}
+
+
+def decision_templates(bundle: Bundle, count: int, seed: int) -> list[tuple[str, str]]:
+    """(before id, after id) JSON of recorded decision requests."""
+    templates = []
+    for request in bench_decide.requests(bundle, count, seed):
+        recorded = msgspec.structs.replace(
+            request,
+            customer=msgspec.structs.replace(request.customer, id=_ID),
+            explain=False,
+            dry_run=False,
+        )
+        before, after = msgspec.json.encode(recorded).decode().split(_ID)
+        templates.append((before, after))
+    return templates
+
+
+def floor_templates(bundle: Bundle) -> list[tuple[str, str]]:
+    return [('{"customer_id":"', f'","channel":"{c}"}}') for c in bundle.vocabulary.channels]
+
+
+@dataclass(frozen=True)
+class Row:
+    workers: int
+    store: str
+    endpoint: str
+    result: WrkResult
+
+
+@dataclass(frozen=True)
+class OpenRow:
+    workers: int
+    store: str
+    result: OpenLoopResult
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, wrk: str, bundle: Bundle, work: Path) -> None:
+        self.args = args
+        self.wrk = wrk
+        self.work = work
+        self.run_id = secrets.token_hex(3)
+        self.decisions = decision_templates(bundle, _TEMPLATES, args.seed)
+        self.floor = floor_templates(bundle)
+        self.rows: list[Row] = []
+        self.open_rows: list[OpenRow] = []
+
+    def _closed(
+        self, server: RunningServer, endpoint: str, phase: str, duration: float
+    ) -> WrkResult:
+        templates = self.floor if endpoint == "/bench/floor" else self.decisions
+        prefix = f"BH{self.run_id}-{server.port}-{phase}-"
+        script = write_script(self.work / f"{phase}-{server.port}.lua", endpoint, templates, prefix)
+        return run_wrk(
+            self.wrk,
+            server.base + endpoint,
+            script,
+            duration_s=duration,
+            connections=self.args.connections,
+        )
+
+    def _open(self, server: RunningServer, rate: float) -> OpenLoopResult:
+        duration = self.args.duration
+        head = (
+            f"POST /v1/decisions HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+            "Content-Type: application/json\r\n"
+        )
+        payloads = []
+        for n in range(int(rate * duration) + 1):
+            before, after = self.decisions[n % len(self.decisions)]
+            body = f"{before}BH{self.run_id}-{server.port}-open-{n}{after}".encode()
+            payloads.append(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        return run_open_loop(
+            server.host, server.port, payloads.__getitem__, rate=rate, duration_s=duration
+        )
+
+    def measure(self, server: RunningServer, workers: int, store: str) -> None:
+        args = self.args
+        say(f"  workers {workers}, {store}: warm-up {args.warmup:g} s per endpoint")
+        for endpoint in ("/bench/floor", "/v1/decisions"):
+            self._closed(server, endpoint, "warm" + endpoint.rsplit("/", 1)[1], args.warmup)
+        for endpoint in ("/bench/floor", "/v1/decisions"):
+            say(f"  workers {workers}, {store}: {endpoint} closed loop {args.duration:g} s")
+            result = self._closed(server, endpoint, endpoint.rsplit("/", 1)[1], args.duration)
+            self.rows.append(Row(workers, store, endpoint, result))
+        saturation = self.rows[-1].result.rps
+        if args.open_loop and saturation > 0:
+            rate = saturation * args.open_loop_share
+            say(f"  workers {workers}, {store}: open loop at {rate:.0f}/s for {args.duration:g} s")
+            self.open_rows.append(OpenRow(workers, store, self._open(server, rate)))
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _loadavg() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def print_tables(bench: Bench) -> None:
+    print(f"{'workers':>7}  {'store':<8}  {'endpoint':<14} {'rps':>8} {'p50 ms':>7} ", end="")
+    print(f"{'p99 ms':>7} {'errors':>6} {'degraded':>8} {'wrk cpu':>7}  {'vs floor':>8}")
+    floors: dict[tuple[int, str], float] = {}
+    for row in bench.rows:
+        r = row.result
+        ratio = ""
+        if row.endpoint == "/bench/floor":
+            floors[(row.workers, row.store)] = r.rps
+        elif floors.get((row.workers, row.store)):
+            ratio = f"{r.rps / floors[(row.workers, row.store)]:8.1%}"
+        print(
+            f"{row.workers:>7}  {row.store:<8}  {row.endpoint:<14} {r.rps:8.0f} "
+            f"{r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.errors:>6} {r.degraded:>8} "
+            f"{r.cpu_share:7.0%}  {ratio:>8}"
+        )
+    if bench.open_rows:
+        share = f"{bench.args.open_loop_share:.0%}"
+        print()
+        print(f"/v1/decisions open loop at {share} of the saturation rps above")
+        print("(latency from schedule; 'send' from when the request was written)")
+        print(
+            f"{'workers':>7}  {'store':<8}  {'rate/s':>7} {'got/s':>7} {'p50 ms':>7} "
+            f"{'p99 ms':>7} {'send p99':>8} {'lag p99':>7} {'errors':>6} {'degraded':>8} "
+            f"{'gen cpu':>7}"
+        )
+        for row in bench.open_rows:
+            o = row.result
+            print(
+                f"{row.workers:>7}  {row.store:<8}  {o.rate:7.0f} {o.achieved:7.0f} "
+                f"{o.p50_ms:7.2f} {o.p99_ms:7.2f} {o.send_p99_ms:8.2f} {o.lag_p99_ms:7.2f} "
+                f"{o.errors:>6} {o.degraded:>8} {o.cpu_share:7.0%}"
+            )
+
+
+def in_process(bundle: Bundle, redis_url: str, args: argparse.Namespace) -> None:
+    print()
+    print("in process (no HTTP), bench_decide.py:")
+    bench_decide.report(bundle, bench_decide.measure(bundle, args.decisions, args.seed))
+    print()
+    print("in process, bench_pressure.py (recorded decisions, both stores):")
+    result = bench_pressure.measure(
+        Decider(bundle), redis_url, args.pressure_decisions, customers=2000, warmup=300
+    )
+    bench_pressure.report(result)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10, help="seconds per measured run (default 10)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=2, help="seconds of warm-up per endpoint (default 2)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="server worker counts to measure, in turn (default: 1 2)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=32,
+        help="wrk connections for the closed-loop runs (default 32; one wrk thread)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "granian"],
+        default="uvicorn",
+        help="uvicorn: `nextbest serve` (default); granian: the same app under granian",
+    )
+    parser.add_argument(
+        "--stores", nargs="+", choices=_STORES, default=list(_STORES), help="default: both"
+    )
+    parser.add_argument(
+        "--open-loop-share",
+        type=float,
+        default=0.5,
+        help="fixed rate of the latency run, as a share of saturation (default 0.5)",
+    )
+    parser.add_argument(
+        "--no-open-loop", dest="open_loop", action="store_false", help="skip the latency run"
+    )
+    parser.add_argument(
+        "--no-in-process", dest="in_process", action="store_false", help="skip those figures"
+    )
+    parser.add_argument(
+        "--decisions", type=int, default=10_000, help="in-process decisions (bench_decide)"
+    )
+    parser.add_argument(
+        "--pressure-decisions",
+        type=int,
+        default=5000,
+        help="in-process recorded decisions per store (bench_pressure)",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="server log level (default info: one JSON line per decision, as in production)",
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the server logs and wrk scripts"
+    )
+    return parser
+
+
+@contextlib.contextmanager
+def _workdir(args: argparse.Namespace) -> Iterator[Path]:
+    """A directory for the server logs and wrk scripts, kept when asked or when something
+    failed (`args.keep_logs` is read on the way out)."""
+    path = Path(tempfile.mkdtemp(prefix="nextbest-bench-http-"))
+    failed = True
+    try:
+        yield path
+        failed = False
+    finally:
+        if args.keep_logs or failed:
+            say(f"server logs and wrk scripts kept in {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    wrk = find_wrk()
+    if wrk is None:
+        raise SystemExit(WRK_MISSING)
+    bundle = load_bundle(default_bundle_path())
+    started = dt.datetime.now(dt.UTC)
+    load_before = _loadavg()
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+
+    need_redis = "redis" in args.stores or args.in_process
+    with (
+        _workdir(args) as work,
+        redis_server() if need_redis else contextlib.nullcontext("") as redis_url,
+    ):
+        bench = Bench(args, wrk, bundle, work)
+        env = {"NEXTBEST_BENCH_FLOOR": "true", "NEXTBEST_LOG_LEVEL": args.log_level}
+        for workers in args.workers:
+            for store in args.stores:
+                store_env = {**env, "NEXTBEST_REDIS_URL": redis_url if store == "redis" else ""}
+                with nextbest_server(
+                    workers=workers, log_dir=work, server=args.server, env=store_env
+                ) as server:
+                    bench.measure(server, workers, store)
+
+        print(f"nextbest HTTP benchmark, {started:%Y-%m-%d %H:%M} UTC: {command}")
+        print(
+            f"{os.cpu_count()} cores, load generator on the same machine; "
+            f"load average before {load_before}, after {_loadavg()}"
+        )
+        print(
+            f"server {_SERVER_NOTES[args.server]}, log level {args.log_level}; "
+            f"bundle {bundle.name} {bundle.version}, {len(bundle.offers)} offers; "
+            f"wrk 1 thread, {args.connections} connections, {args.duration:g} s per run"
+        )
+        print()
+        print_tables(bench)
+        results = [row.result for row in bench.rows] + [row.result for row in bench.open_rows]
+        if any(r.errors or r.degraded for r in results):
+            print(f"\nsome requests failed or were degraded: see the server logs in {work}")
+            args.keep_logs = True
+        if args.in_process:
+            in_process(bundle, redis_url, args)
+
+
+if __name__ == "__main__":
+    main()
