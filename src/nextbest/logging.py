@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
+import msgspec
 import structlog
 
 __all__ = ["configure_logging"]
 
+# One line per decision sits on the hot path: msgspec renders it several times faster
+# than the standard library's json; values it has no encoding for are written as str().
+_json = msgspec.json.Encoder(enc_hook=str)
+
+
+def _render_json(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> bytes:
+    return _json.encode(event)
+
 
 def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+    renderer: structlog.types.Processor
+    logger_factory: Callable[..., Any]
+    if as_json:
+        renderer = _render_json
+        logger_factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        logger_factory = structlog.WriteLoggerFactory(file=sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -28,6 +42,6 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=logger_factory,
         cache_logger_on_first_use=True,
     )

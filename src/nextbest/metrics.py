@@ -103,10 +103,16 @@ def observe_decision(decision: Decision, total_ns: int) -> None:
     _count_caps(decision.blocked)
 
 
+@cache
+def _caps(reason: str) -> Counter | None:
+    return CAPS_HIT.labels(reason[4:]) if reason.startswith("cap:") else None
+
+
 def _count_caps(blocked: Mapping[str, str]) -> None:
     for reason in blocked.values():
-        if reason.startswith("cap:"):
-            CAPS_HIT.labels(reason[4:]).inc()
+        counter = _caps(reason)
+        if counter is not None:
+            counter.inc()
 
 
 def count_degraded(channel: str, mode: str) -> None:

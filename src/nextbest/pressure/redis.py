@@ -11,6 +11,7 @@ the decision's time budget and the circuit breaker decide what happens on failur
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
@@ -25,6 +26,7 @@ from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 __all__ = ["RedisContactStore", "customer_key_prefix"]
 
 KEY_NAMESPACE = "nb"
+_MAX_CACHED_LINES = 4096
 
 
 def _script(name: str) -> str:
@@ -37,23 +39,30 @@ def customer_key_prefix(customer_id: str) -> str:
     return f"{KEY_NAMESPACE}:{{{tag}}}:"
 
 
-class _Keys:
-    """The KEYS list of one script call: each distinct key once, referred to by index."""
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A candidate as select.lua reads it, built once per candidate: its line and the
+    keys (suffix, policy id) the line names."""
 
-    def __init__(self, prefix: str) -> None:
-        self._prefix = prefix
-        self.names: list[str] = []
-        self.policies: list[str] = []
-        self._index: dict[str, int] = {}
+    candidate: CapCandidate
+    text: str
+    keys: tuple[tuple[str, str], ...]
 
-    def index(self, suffix: str, policy_id: str) -> int:
-        """The 1-based Lua index of `<prefix><suffix>`."""
-        found = self._index.get(suffix)
-        if found is None:
-            self.names.append(self._prefix + suffix)
-            self.policies.append(policy_id)
-            found = self._index[suffix] = len(self.names)
-        return found
+
+def _line(candidate: CapCandidate) -> _Line:
+    keys: dict[str, str] = {}
+    caps = []
+    for cap in candidate.caps:
+        suffix = _window(cap.policy_id)
+        keys.setdefault(suffix, cap.policy_id)
+        caps.append(f"{suffix},{cap.limit},{cap.window_ms}")
+    markers = []
+    for marker in candidate.backoffs:
+        suffix = _marker(marker)
+        keys.setdefault(suffix, marker.partition(":")[0])
+        markers.append(suffix)
+    text = f"{candidate.offer_id}|{';'.join(caps)}|{';'.join(markers)}"
+    return _Line(candidate, text, tuple(keys.items()))
 
 
 def _window(policy_id: str) -> str:
@@ -71,6 +80,16 @@ class RedisContactStore:
         self._client = client
         self._select = client.register_script(_script("select.lua"))
         self._feedback = client.register_script(_script("feedback.lua"))
+        self._lines: dict[int, _Line] = {}
+
+    def _line(self, candidate: CapCandidate) -> _Line:
+        """The candidate's line, cached by identity: a bundle builds its candidates once."""
+        line = self._lines.get(id(candidate))
+        if line is None or line.candidate is not candidate:
+            if len(self._lines) >= _MAX_CACHED_LINES:
+                self._lines.clear()
+            line = self._lines[id(candidate)] = _line(candidate)
+        return line
 
     @classmethod
     def from_url(
@@ -104,22 +123,23 @@ class RedisContactStore:
         now_ms: int,
         record: bool,
     ) -> Selection:
-        keys = _Keys(customer_key_prefix(customer_id))
-        args: list[str | int] = [now_ms, limit, int(record), contact_prefix, len(candidates)]
+        prefix = customer_key_prefix(customer_id)
+        policy_of: dict[str, str] = {}
+        lines = []
         for candidate in candidates:
-            args += [candidate.offer_id, len(candidate.caps)]
-            for cap in candidate.caps:
-                args += [keys.index(_window(cap.policy_id), cap.policy_id), cap.limit]
-                args.append(cap.window_ms)
-            args.append(len(candidate.backoffs))
-            for marker in candidate.backoffs:
-                args.append(keys.index(_marker(marker), marker.partition(":")[0]))
-        reply = await self._run(self._select, keys.names, args)
+            line = self._line(candidate)
+            lines.append(line.text)
+            for suffix, policy_id in line.keys:
+                policy_of.setdefault(suffix, policy_id)
+        args: list[str | int] = [now_ms, limit, int(record), contact_prefix, ";".join(policy_of)]
+        args.append("\n".join(lines))
+        reply = await self._run(self._select, [prefix + suffix for suffix in policy_of], args)
         split = reply.index("")
         blocked = reply[split + 1 :]
+        policies = list(policy_of.values())
         return Selection(
             tuple(reply[:split]),
-            {blocked[i]: keys.policies[int(blocked[i + 1]) - 1] for i in range(0, len(blocked), 2)},
+            {blocked[i]: policies[int(blocked[i + 1]) - 1] for i in range(0, len(blocked), 2)},
         )
 
     async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:

@@ -39,11 +39,16 @@ def encode(kind: Literal["numeric", "categorical"], value: object) -> float | st
     return _numeric(value) if kind == "numeric" else _categorical(value)
 
 
+_CACHED_LEVELS = 256
+"""Per categorical input, how many request columns are kept for reuse (the vocabulary
+bounds them; a client sending free text cannot grow the cache past this)."""
+
+
 class PropensityModel:
     """Scores the offers `offer_indices` (catalogue order) with one ONNX session run.
 
     Columns that come from the offer are built once here; a request only fills the
-    customer and context columns.
+    customer and context columns, and a categorical one is built once per level.
     """
 
     def __init__(
@@ -64,12 +69,14 @@ class PropensityModel:
         self._rows = rows
         self._fixed: dict[str, npt.NDArray[Any]] = {}
         self._per_request: list[tuple[str, Literal["numeric", "categorical"], str]] = []
+        self._levels: dict[str, dict[str, npt.NDArray[np.object_]]] = {}
         for model_input in self.inputs:
             if model_input.source.startswith("offer."):
                 column = [encode(model_input.kind, f.get(model_input.source)) for f in offer_facts]
                 self._fixed[model_input.name] = self._column(model_input.kind, column)
             else:
                 self._per_request.append((model_input.name, model_input.kind, model_input.source))
+                self._levels[model_input.name] = {}
 
     @staticmethod
     def _column(kind: Literal["numeric", "categorical"], values: list[Any]) -> npt.NDArray[Any]:
@@ -85,6 +92,16 @@ class PropensityModel:
             if kind == "numeric":
                 feed[name] = np.full((rows, 1), _numeric(value), dtype=np.float32)
             else:
-                feed[name] = np.full((rows, 1), _categorical(value), dtype=np.object_)
+                feed[name] = self._level_column(name, _categorical(value))
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64)
+
+    def _level_column(self, name: str, level: str) -> npt.NDArray[np.object_]:
+        levels = self._levels[name]
+        column = levels.get(level)
+        if column is None:
+            column = np.full((self._rows, 1), level, dtype=np.object_)
+            column.flags.writeable = False
+            if len(levels) < _CACHED_LEVELS:
+                levels[level] = column
+        return column

@@ -1,11 +1,13 @@
 -- Check every cap and back-off of the ranked candidates and record the contacts taken,
 -- in one atomic step for one customer (all KEYS share the customer's hash tag).
 --
--- KEYS: the customer's cap windows and back-off markers, in the order the candidates
---       refer to them (1-based indexes in ARGV).
--- ARGV: now_ms, limit, record (1/0), contact_prefix, candidate count, then per candidate:
---       offer_id, cap count, (key index, limit, window_ms) per cap,
---       marker count, key index per marker.
+-- KEYS: the customer's cap windows and back-off markers that the candidates refer to.
+-- ARGV: now_ms, limit, record (1/0), contact_prefix,
+--       the KEYS' suffixes joined by ";" (in KEYS order, so that candidates name keys),
+--       the candidates in rank order, one per line: offer_id|caps|markers, where caps is
+--       "suffix,limit,window_ms" joined by ";" and markers is suffixes joined by ";".
+--       (Few arguments: the client packs each argument in Python, the script parses
+--       strings cheaply; a candidate's line is built once per bundle.)
 -- Windows are sorted sets: member = contact, score = the time it leaves the window.
 -- Markers are strings holding the time they lapse. Times come from ARGV, never from the
 -- Redis clock, so every replica and the tests agree on "now".
@@ -15,7 +17,13 @@ local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local record = ARGV[3] == "1"
 local prefix = ARGV[4]
-local count = tonumber(ARGV[5])
+
+local index_of = {}
+local n_keys = 0
+for suffix in string.gmatch(ARGV[5], "[^;]+") do
+  n_keys = n_keys + 1
+  index_of[suffix] = n_keys
+end
 
 local counts = {}
 local function window_count(index)
@@ -29,52 +37,47 @@ local function window_count(index)
 end
 
 local taken, blocked = {}, {}
-local arg = 6
-for _ = 1, count do
-  local offer = ARGV[arg]
-  local n_caps = tonumber(ARGV[arg + 1])
-  local caps_at = arg + 2
-  local n_markers = tonumber(ARGV[caps_at + 3 * n_caps])
-  local markers_at = caps_at + 3 * n_caps + 1
-  arg = markers_at + n_markers
+for line in string.gmatch(ARGV[6], "[^\n]+") do
+  if #taken >= limit then
+    break
+  end
+  local offer, cap_list, marker_list = string.match(line, "^([^|]*)|([^|]*)|([^|]*)$")
 
-  if #taken < limit then
-    local reason = nil
-    for m = 0, n_markers - 1 do
-      local index = tonumber(ARGV[markers_at + m])
-      if tonumber(redis.call("GET", KEYS[index]) or "0") > now then
-        reason = index
+  local reason = nil
+  for suffix in string.gmatch(marker_list, "[^;]+") do
+    local index = index_of[suffix]
+    if tonumber(redis.call("GET", KEYS[index]) or "0") > now then
+      reason = index
+      break
+    end
+  end
+  local caps = {}
+  for suffix, cap, window in string.gmatch(cap_list, "([^,;]+),(%d+),(%d+)") do
+    caps[#caps + 1] = { index_of[suffix], tonumber(cap), tonumber(window) }
+  end
+  if reason == nil then
+    for _, c in ipairs(caps) do
+      if window_count(c[1]) >= c[2] then
+        reason = c[1]
         break
       end
     end
-    if reason == nil then
-      for c = 0, n_caps - 1 do
-        local at = caps_at + 3 * c
-        local index = tonumber(ARGV[at])
-        if window_count(index) >= tonumber(ARGV[at + 1]) then
-          reason = index
-          break
-        end
+  end
+  if reason == nil then
+    taken[#taken + 1] = offer
+    for _, c in ipairs(caps) do
+      local index = c[1]
+      counts[index] = window_count(index) + 1
+      if record then
+        local key = KEYS[index]
+        redis.call("ZADD", key, now + c[3], prefix .. ":" .. offer)
+        local last = redis.call("ZRANGE", key, -1, -1, "WITHSCORES")
+        redis.call("PEXPIRE", key, tonumber(last[2]) - now)
       end
     end
-    if reason == nil then
-      taken[#taken + 1] = offer
-      for c = 0, n_caps - 1 do
-        local at = caps_at + 3 * c
-        local index = tonumber(ARGV[at])
-        counts[index] = window_count(index) + 1
-        if record then
-          local key = KEYS[index]
-          local leaves = now + tonumber(ARGV[at + 2])
-          redis.call("ZADD", key, leaves, prefix .. ":" .. offer)
-          local last = redis.call("ZRANGE", key, -1, -1, "WITHSCORES")
-          redis.call("PEXPIRE", key, tonumber(last[2]) - now)
-        end
-      end
-    else
-      blocked[#blocked + 1] = offer
-      blocked[#blocked + 1] = reason
-    end
+  else
+    blocked[#blocked + 1] = offer
+    blocked[#blocked + 1] = reason
   end
 end
 
