@@ -222,6 +222,21 @@ def test_the_embedded_store_forgets_customers_once_no_policy_needs_them() -> Non
     assert asyncio.run(scenario()) == [2, 1, 0]
 
 
+def test_the_embedded_store_forgets_customers_who_never_come_back_without_a_pass() -> None:
+    store = MemoryContactStore(sweep_per_operation=2)
+
+    async def scenario() -> list[int]:
+        for n in range(20):
+            await store.select(f"C-gone-{n}", f"d{n}", offers("a"), 1, NOW, True)
+        live = len(store)
+        later = NOW + 8 * DAY  # every window has lapsed
+        for n in range(12):
+            await store.select("C-back", f"e{n}", offers("b"), 1, later, False)
+        return [live, len(store)]
+
+    assert asyncio.run(scenario()) == [20, 0]
+
+
 def test_every_redis_key_is_hash_tagged_and_expires(redis_server: RedisServer) -> None:
     store = RedisContactStore.from_url(redis_server.url)
     counter = DeclineCounter("pause", 30 * DAY, 3, "pause:scope", 30 * DAY)
