@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from litestar.testing import TestClient
 
 from helpers import free_port
@@ -51,3 +53,10 @@ def test_ready_with_redis_once_it_answers(decider: Decider, redis_server: RedisS
         with redis_server.client() as redis:
             scripts = redis.execute_command("INFO", "memory")["number_of_cached_scripts"]
     assert scripts == 2  # loaded at start-up, before the first decision
+
+
+def test_start_up_objects_are_frozen_out_of_the_cycle_collector(decider: Decider) -> None:
+    gc.unfreeze()
+    with TestClient(create_app(decider)) as client:
+        assert client.get("/health/ready").status_code == 200
+        assert gc.get_freeze_count() > 10_000

@@ -7,6 +7,7 @@ plain loops over about twenty offers and one ONNX run per model.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,8 @@ from nextbest.decide.types import (
     RankedOffer,
 )
 from nextbest.rules import Value
+from nextbest.scoring import PropensityModel
+from nextbest.scoring.batch import ScoringBatcher
 
 __all__ = ["FORMULA", "Decider", "Decision", "Ranking", "StageTimings"]
 
@@ -83,8 +86,19 @@ class Ranking:
     timings: StageTimings
 
 
+def _propensities(
+    fixed: FloatArray, models: Sequence[PropensityModel], facts: Sequence[Facts]
+) -> list[FloatArray]:
+    """Every offer's propensity for each of several requests: one run per model."""
+    propensity = np.tile(fixed, (len(facts), 1))
+    for model in models:
+        propensity[:, model.offer_indices] = model.score_many(facts)
+    return list(propensity)
+
+
 class Decider:
-    """Decides for one bundle. Immutable after construction; safe to share across requests."""
+    """Decides for one bundle; safe to share across requests. Nothing of it changes after
+    construction but the batcher's queue of decisions waiting to be scored."""
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
@@ -116,24 +130,54 @@ class Decider:
         by_id = sorted(offers, key=lambda o: o.id)
         self._tie_break = [by_id.index(o) for o in offers]
         self._index_of = {o.id: o.index for o in offers}
+        # no reference back to the decider: a replaced one is freed at once, without
+        # waiting for the cycle collector (startup objects are frozen out of it)
+        self._batcher = ScoringBatcher(
+            functools.partial(_propensities, self._fixed_propensity, bundle.models)
+        )
 
     def rank(self, request: DecisionRequest) -> Ranking:
         """Every stage before contact pressure: facts, rules, scoring, arbitration."""
-        timings = StageTimings()
         started = time.perf_counter_ns()
-        facts = self._checker.facts(request)
-        verdicts = self._eligibility(facts, request.context.channel)
+        facts, verdicts = self._screen(request)
         after_rules = time.perf_counter_ns()
-        propensity = self._propensity(facts)
+        return self._arbitrate(
+            request, facts, verdicts, self._propensity(facts), started, after_rules
+        )
+
+    async def rank_together(self, request: DecisionRequest) -> Ranking:
+        """As `rank`, with the scoring done in one run together with the other decisions
+        that reach it in the same turn of the event loop (see nextbest.scoring.batch)."""
+        started = time.perf_counter_ns()
+        facts, verdicts = self._screen(request)
+        after_rules = time.perf_counter_ns()
+        propensity = await self._batcher.score(facts)
+        return self._arbitrate(request, facts, verdicts, propensity, started, after_rules)
+
+    def _screen(self, request: DecisionRequest) -> tuple[Facts, list[Verdict]]:
+        facts = self._checker.facts(request)
+        return facts, self._eligibility(facts, request.context.channel)
+
+    def _arbitrate(
+        self,
+        request: DecisionRequest,
+        facts: Facts,
+        verdicts: list[Verdict],
+        propensity: FloatArray,
+        started: int,
+        after_rules: int,
+    ) -> Ranking:
         after_scoring = time.perf_counter_ns()
         weight = self._context_weight(facts)
         value = self._value(facts)
         boost = np.array([v.boost for v in verdicts])
         priority = propensity * weight * value * self._lever * boost
         order = self._rank(verdicts, priority)
-        timings.rules_ns = after_rules - started
-        timings.scoring_ns = after_scoring - after_rules
-        timings.arbitration_ns = time.perf_counter_ns() - after_scoring
+        timings = StageTimings(
+            rules_ns=after_rules - started,
+            scoring_ns=after_scoring - after_rules,
+            arbitration_ns=time.perf_counter_ns() - after_scoring,
+        )
         return Ranking(
             request=request,
             decision_id=uuid.uuid4().hex,

@@ -18,7 +18,7 @@ async def decide_with_pressure(
 ) -> Decision:
     """Rank, then take the top `limit` that the caps allow; unless `dry_run`, the offers
     returned are recorded as contacts in the same atomic store call as the check."""
-    ranking = decider.rank(request)
+    ranking = await decider.rank_together(request)
     started = time.perf_counter_ns()
     result = await gate.select(
         decider.bundle.policies,

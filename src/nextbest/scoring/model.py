@@ -96,6 +96,25 @@ class PropensityModel:
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64)
 
+    def score_many(self, facts: Sequence[Facts]) -> npt.NDArray[np.float64]:
+        """P(accept) for each covered offer, one row per request, in one session run."""
+        if len(facts) == 1:
+            return self.score(facts[0]).reshape(1, -1)
+        count, rows = len(facts), self._rows
+        feed: dict[str, npt.NDArray[Any]] = {
+            name: np.tile(column, (count, 1)) for name, column in self._fixed.items()
+        }
+        for name, kind, source in self._per_request:
+            if kind == "numeric":
+                values: npt.NDArray[Any] = np.array(
+                    [_numeric(f.get(source)) for f in facts], dtype=np.float32
+                )
+            else:
+                values = np.array([_categorical(f.get(source)) for f in facts], dtype=np.object_)
+            feed[name] = np.repeat(values, rows).reshape(-1, 1)
+        probabilities = self._session.run(self._output, feed)[0]
+        return np.asarray(probabilities[:, 1], dtype=np.float64).reshape(count, rows)
+
     def _level_column(self, name: str, level: str) -> npt.NDArray[np.object_]:
         levels = self._levels[name]
         column = levels.get(level)
