@@ -3,9 +3,10 @@
 Each call is one server-side Lua script (`lua/select.lua`, `lua/feedback.lua`) that
 checks and records in one atomic step. Every key of a customer carries the customer's
 hash tag (`nb:{<customer id>}:...`), so the scripts also run on Redis Cluster. The
-scripts are registered once; redis-py sends EVALSHA and loads a script only when the
-server does not know it (first call, or after a restart). Commands are never retried:
-the decision's time budget and the circuit breaker decide what happens on failure.
+scripts are loaded at start-up; a call sends EVALSHA (see redis_script.py) and loads a
+script only when the server does not know it (after a restart). Commands are never
+retried: the decision's time budget and the circuit breaker decide what happens on
+failure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from nextbest.pressure.redis_script import ScriptRunner
 from nextbest.pressure.store import StoreUnavailableError
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
@@ -76,8 +78,10 @@ def _marker(marker: str) -> str:
 class RedisContactStore:
     """ContactStore on a Redis server (or a Redis Cluster) shared by all replicas."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, *, max_connections: int = 64) -> None:
         self._client = client
+        pool_wait = client.connection_pool.connection_kwargs.get("socket_timeout") or 0.05
+        self._scripts = ScriptRunner(client, max_connections=max_connections, wait_s=pool_wait)
         self._select = client.register_script(_script("select.lua"))
         self._feedback = client.register_script(_script("feedback.lua"))
         self._lines: dict[int, _Line] = {}
@@ -106,11 +110,11 @@ class RedisContactStore:
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
         )
-        return cls(Redis.from_pool(pool))
+        return cls(Redis.from_pool(pool), max_connections=max_connections)
 
     async def _run(self, script: Any, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         try:
-            return await script(keys=keys, args=args)
+            return await self._scripts.run(script, keys, args)
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
@@ -177,4 +181,5 @@ class RedisContactStore:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
+        await self._scripts.aclose()
         await self._client.aclose()

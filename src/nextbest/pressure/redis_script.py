@@ -1,0 +1,127 @@
+"""Running the store's Lua scripts with as little client work as a call allows.
+
+redis-py's command path (connection pool with its condition variable and telemetry,
+retry wrapper, argument encoder, response callbacks) cost more CPU per decision than
+the whole ranking. A decision needs none of it: one EVALSHA, one reply. So the runner
+keeps its own idle redis-py connections (made by the client's pool, with its settings:
+address, credentials, TLS, timeouts, reply decoding; parsed by hiredis), packs the
+command itself and reads the reply. A connection that fails or is interrupted (the
+decision's budget ran out) is closed, never reused: its reply may still be on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError
+
+__all__ = ["ScriptRunner", "pack_command"]
+
+
+def _bulk(part: str | int) -> bytes:
+    data = part.encode() if isinstance(part, str) else str(part).encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def pack_command(*parts: str | int) -> bytes:
+    """A command in the Redis protocol (an array of bulk strings)."""
+    return b"*%d\r\n" % len(parts) + b"".join(_bulk(part) for part in parts)
+
+
+class ScriptRunner:
+    """EVALSHA for the scripts of one client, over at most `max_connections` connections
+    of its own; a call waits up to `wait_s` for one when all are busy."""
+
+    def __init__(self, client: Redis, *, max_connections: int, wait_s: float) -> None:
+        self._client = client
+        self._max_connections = max_connections
+        self._wait_s = wait_s
+        self._idle: list[AbstractConnection] = []
+        self._open = 0
+        self._waiters: deque[asyncio.Future[AbstractConnection | None]] = deque()
+
+    async def run(self, script: Any, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        """The script's reply; loads the script first when the server does not know it.
+        Raises redis-py's errors (and OSError) as they come."""
+        command = pack_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        connection = await self._acquire()
+        try:
+            try:
+                await connection.send_packed_command(command, check_health=False)
+                reply = await connection.read_response()
+            except NoScriptError:
+                await self._client.script_load(script.script)
+                await connection.send_packed_command(command, check_health=False)
+                reply = await connection.read_response()
+        except BaseException:
+            self._discard(connection)
+            raise
+        self._release(connection)
+        return reply
+
+    async def _acquire(self) -> AbstractConnection:
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._open < self._max_connections:
+                return await self._connect()
+            connection = await self._wait()
+            if connection is not None:
+                return connection
+
+    async def _connect(self) -> AbstractConnection:
+        connection: AbstractConnection = self._client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        self._open += 1
+        try:
+            await connection.connect()  # type: ignore[no-untyped-call]
+        except BaseException:
+            self._discard(connection)
+            raise
+        return connection
+
+    async def _wait(self) -> AbstractConnection | None:
+        """A connection handed over by a finished call, or None when one was closed (so
+        that a new one may be opened)."""
+        waiter: asyncio.Future[AbstractConnection | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self._wait_s):
+                return await waiter
+        except TimeoutError:
+            raise ConnectionError(f"all {self._max_connections} connections busy") from None
+        except BaseException:
+            handed = waiter.result() if waiter.done() and not waiter.cancelled() else None
+            if handed is not None:
+                self._release(handed)  # handed over just as this call gave up
+            raise
+
+    def _release(self, connection: AbstractConnection) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self._idle.append(connection)
+
+    def _discard(self, connection: AbstractConnection) -> None:
+        self._open -= 1
+        # closed at once, without awaiting: this may run while the call is being cancelled
+        connection._close()  # type: ignore[no-untyped-call]
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        self._open -= len(idle)
+        for connection in idle:
+            await connection.disconnect()

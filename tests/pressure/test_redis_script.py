@@ -1,0 +1,68 @@
+"""The script runner's own connections: bounded, shared by waiting calls, and never reused
+after a call was interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nextbest.pressure.redis import RedisContactStore
+from nextbest.pressure.redis_script import pack_command
+from nextbest.pressure.types import Cap, CapCandidate
+from redis_server import RedisServer
+
+NOW = 1_800_000_000_000
+DAY = 86_400_000
+
+
+def _offer(offer_id: str) -> list[CapCandidate]:
+    return [CapCandidate(offer_id, (Cap("one_a_day", 5, DAY),), ())]
+
+
+def test_commands_are_packed_in_the_redis_protocol() -> None:
+    assert pack_command("EVALSHA", "ab", 1, "nb:{C-ü}:c:x") == (
+        b"*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$13\r\nnb:{C-\xc3\xbc}:c:x\r\n"
+    )
+
+
+def test_a_call_interrupted_by_its_budget_leaves_no_reply_behind(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisContactStore.from_url(redis_server.url, timeout_s=2.0)
+
+    async def scenario() -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
+        await store.prepare()
+        with redis_server.client() as client:
+            client.client_pause(300)
+        interrupted = False
+        try:
+            async with asyncio.timeout(0.05):
+                await store.select("C-1", "d1", _offer("first"), 1, NOW, True)
+        except TimeoutError:
+            interrupted = True
+        await asyncio.sleep(0.4)  # the paused reply to "first" is sent now
+        second = await store.select("C-2", "d2", _offer("second"), 1, NOW, True)
+        third = await store.select("C-3", "d3", _offer("third"), 1, NOW, True)
+        await store.aclose()
+        return interrupted, second.selected, third.selected
+
+    assert asyncio.run(scenario()) == (True, ("second",), ("third",))
+
+
+def test_calls_beyond_the_connection_limit_wait_for_a_free_one(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisContactStore.from_url(redis_server.url, max_connections=2, timeout_s=1.0)
+
+    async def scenario() -> tuple[list[tuple[str, ...]], int]:
+        await store.prepare()
+        selections = await asyncio.gather(
+            *(store.select(f"C-{n}", f"d{n}", _offer(f"o{n}"), 1, NOW, True) for n in range(30))
+        )
+        with redis_server.client() as client:
+            clients = len(client.client_list())
+        await store.aclose()
+        return [s.selected for s in selections], clients
+
+    selected, clients = asyncio.run(scenario())
+    assert selected == [(f"o{n}",) for n in range(30)]
+    assert clients <= 1 + 2 + 1  # this check's client, the runner's two, the store client's
