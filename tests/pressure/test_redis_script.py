@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from nextbest.pressure import StoreUnavailableError
 from nextbest.pressure.redis import RedisContactStore
 from nextbest.pressure.redis_script import pack_command
 from nextbest.pressure.types import Cap, CapCandidate
@@ -66,3 +67,29 @@ def test_calls_beyond_the_connection_limit_wait_for_a_free_one(
     selected, clients = asyncio.run(scenario())
     assert selected == [(f"o{n}",) for n in range(30)]
     assert clients <= 1 + 2 + 1  # this check's client, the runner's two, the store client's
+
+
+def test_after_a_restart_one_failed_call_clears_every_dead_connection(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisContactStore.from_url(redis_server.url, timeout_s=0.5)
+
+    async def scenario() -> list[str]:
+        await store.prepare()
+        # five connections left idle
+        await asyncio.gather(
+            *(store.select(f"C-{n}", f"d{n}", _offer("a"), 1, NOW, True) for n in range(5))
+        )
+        redis_server.stop()
+        redis_server.start()
+        outcomes = []
+        for n in range(4):
+            try:
+                await store.select(f"C-after-{n}", f"e{n}", _offer("b"), 1, NOW, True)
+                outcomes.append("ok")
+            except StoreUnavailableError:
+                outcomes.append("failed")
+        await store.aclose()
+        return outcomes
+
+    assert asyncio.run(scenario()) in (["failed", "ok", "ok", "ok"], ["ok", "ok", "ok", "ok"])

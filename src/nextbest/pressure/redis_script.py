@@ -54,9 +54,10 @@ class ScriptRunner:
             try:
                 await connection.send_packed_command(command, check_health=False)
                 reply = await connection.read_response()
-            except NoScriptError:
-                await self._client.script_load(script.script)
-                await connection.send_packed_command(command, check_health=False)
+            except NoScriptError:  # the server restarted: load it, on this connection
+                load = pack_command("SCRIPT", "LOAD", script.script)
+                await connection.send_packed_command(load + command, check_health=False)
+                await connection.read_response()
                 reply = await connection.read_response()
         except BaseException:
             self._discard(connection)
@@ -111,14 +112,21 @@ class ScriptRunner:
         self._idle.append(connection)
 
     def _discard(self, connection: AbstractConnection) -> None:
-        self._open -= 1
-        # closed at once, without awaiting: this may run while the call is being cancelled
-        connection._close()  # type: ignore[no-untyped-call]
-        while self._waiters:
+        """Close a connection that failed, and the idle ones with it: when the server
+        restarts or the network drops, they are all dead, and finding that out one call
+        at a time would take as many failed calls (and circuit-breaker trials)."""
+        closing = [connection, *self._idle]
+        self._idle.clear()
+        self._open -= len(closing)
+        for dead in closing:
+            # at once, without awaiting: this may run while the call is being cancelled
+            dead._close()  # type: ignore[no-untyped-call]
+        woken = 0
+        while self._waiters and woken < len(closing):
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                waiter.set_result(None)  # it may open a connection now
+                woken += 1
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
