@@ -52,7 +52,7 @@ class ScriptRunner:
         connection = await self._acquire()
         try:
             try:
-                await connection.send_packed_command(command, check_health=False)
+                await connection.send_packed_command(command)
                 reply = await connection.read_response()
             except NoScriptError:  # the server restarted: load it, on this connection
                 load = pack_command("SCRIPT", "LOAD", script.script)
