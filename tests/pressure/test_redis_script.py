@@ -93,3 +93,23 @@ def test_after_a_restart_one_failed_call_clears_every_dead_connection(
         return outcomes
 
     assert asyncio.run(scenario()) in (["failed", "ok", "ok", "ok"], ["ok", "ok", "ok", "ok"])
+
+
+def test_the_urls_health_check_interval_pings_an_idle_connection(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisContactStore.from_url(f"{redis_server.url}?health_check_interval=1")
+
+    async def scenario() -> int:
+        await store.prepare()
+        await store.select("C-1", "d1", _offer("a"), 1, NOW, True)
+        with redis_server.client() as client:
+            client.config_resetstat()
+        await asyncio.sleep(1.2)
+        await store.select("C-2", "d2", _offer("a"), 1, NOW, True)
+        with redis_server.client() as client:
+            pings: int = client.info("commandstats").get("cmdstat_ping", {}).get("calls", 0)
+        await store.aclose()
+        return pings
+
+    assert asyncio.run(scenario()) == 1
