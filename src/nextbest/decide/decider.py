@@ -132,9 +132,8 @@ class Decider:
         self._index_of = {o.id: o.index for o in offers}
         # no reference back to the decider: a replaced one is freed at once, without
         # waiting for the cycle collector (startup objects are frozen out of it)
-        self._batcher = ScoringBatcher(
-            functools.partial(_propensities, self._fixed_propensity, bundle.models)
-        )
+        self._score_many = functools.partial(_propensities, self._fixed_propensity, bundle.models)
+        self._batcher = ScoringBatcher(self._score_many)
 
     def rank(self, request: DecisionRequest) -> Ranking:
         """Every stage before contact pressure: facts, rules, scoring, arbitration."""
@@ -142,7 +141,7 @@ class Decider:
         facts, verdicts = self._screen(request)
         after_rules = time.perf_counter_ns()
         return self._arbitrate(
-            request, facts, verdicts, self._propensity(facts), started, after_rules
+            request, facts, verdicts, self._score_many([facts])[0], started, after_rules
         )
 
     async def rank_together(self, request: DecisionRequest) -> Ranking:
@@ -252,12 +251,6 @@ class Decider:
                     verdict.boost *= rule.factor
                     verdict.fired.append(rule.id)
         return verdicts
-
-    def _propensity(self, facts: Facts) -> FloatArray:
-        propensity = self._fixed_propensity.copy()
-        for model in self.bundle.models:
-            propensity[model.offer_indices] = model.score(facts)
-        return propensity
 
     def _context_weight(self, facts: Facts) -> FloatArray:
         weight = self._ones

@@ -51,7 +51,7 @@ class _Line:
     keys: tuple[tuple[str, str], ...]
 
 
-def _line(candidate: CapCandidate) -> _Line:
+def _encode_line(candidate: CapCandidate) -> _Line:
     keys: dict[str, str] = {}
     caps = []
     for cap in candidate.caps:
@@ -92,7 +92,7 @@ class RedisContactStore:
         if line is None or line.candidate is not candidate:
             if len(self._lines) >= _MAX_CACHED_LINES:
                 self._lines.clear()
-            line = self._lines[id(candidate)] = _line(candidate)
+            line = self._lines[id(candidate)] = _encode_line(candidate)
         return line
 
     @classmethod

@@ -44,6 +44,10 @@ _CACHED_LEVELS = 256
 bounds them; a client sending free text cannot grow the cache past this)."""
 
 
+_CACHED_BATCH_SIZES = 64
+"""Batch sizes up to this keep their repeated offer columns (the batcher's limit is 16)."""
+
+
 class PropensityModel:
     """Scores the offers `offer_indices` (catalogue order) with one ONNX session run.
 
@@ -70,6 +74,7 @@ class PropensityModel:
         self._fixed: dict[str, npt.NDArray[Any]] = {}
         self._per_request: list[tuple[str, Literal["numeric", "categorical"], str]] = []
         self._levels: dict[str, dict[str, npt.NDArray[np.object_]]] = {}
+        self._tiled: dict[int, dict[str, npt.NDArray[Any]]] = {}
         for model_input in self.inputs:
             if model_input.source.startswith("offer."):
                 column = [encode(model_input.kind, f.get(model_input.source)) for f in offer_facts]
@@ -101,9 +106,7 @@ class PropensityModel:
         if len(facts) == 1:
             return self.score(facts[0]).reshape(1, -1)
         count, rows = len(facts), self._rows
-        feed: dict[str, npt.NDArray[Any]] = {
-            name: np.tile(column, (count, 1)) for name, column in self._fixed.items()
-        }
+        feed = dict(self._fixed_for(count))
         for name, kind, source in self._per_request:
             if kind == "numeric":
                 values: npt.NDArray[Any] = np.array(
@@ -114,6 +117,17 @@ class PropensityModel:
             feed[name] = np.repeat(values, rows).reshape(-1, 1)
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64).reshape(count, rows)
+
+    def _fixed_for(self, count: int) -> dict[str, npt.NDArray[Any]]:
+        """The offer columns repeated for `count` requests, built once per batch size."""
+        tiled = self._tiled.get(count)
+        if tiled is None:
+            tiled = {name: np.tile(column, (count, 1)) for name, column in self._fixed.items()}
+            for column in tiled.values():
+                column.flags.writeable = False
+            if count <= _CACHED_BATCH_SIZES:
+                self._tiled[count] = tiled
+        return tiled
 
     def _level_column(self, name: str, level: str) -> npt.NDArray[np.object_]:
         levels = self._levels[name]
