@@ -24,10 +24,11 @@ from redis.asyncio import Connection, ConnectionPool, Redis
 
 from nextbest.bundle import load_bundle
 from nextbest.config import default_bundle_path
-from nextbest.decide import Decider, DecisionRequest, decide_with_pressure
+from nextbest.decide import Decider, DecisionRequest
 from nextbest.pressure import MemoryContactStore
 from nextbest.pressure.gate import PressureGate
 from nextbest.pressure.redis import RedisContactStore
+from nextbest.service import decide
 
 
 class CountingConnection(Connection):
@@ -51,7 +52,7 @@ async def _decide(
     decider: Decider, gate: PressureGate, request: DecisionRequest
 ) -> tuple[float, float]:
     started = time.perf_counter_ns()
-    decision = await decide_with_pressure(decider, gate, request)
+    decision = await decide(decider, gate, request)
     assert not decision.response.degraded, "the store failed during the benchmark"
     return (time.perf_counter_ns() - started) / 1000, decision.timings.pressure_ns / 1000
 

@@ -9,7 +9,6 @@ directory before the workers start, and `/metrics` adds up every worker's values
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -23,8 +22,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-if TYPE_CHECKING:  # the decision pipeline imports this module
-    from nextbest.decide import Decision
+if TYPE_CHECKING:
+    from nextbest.decide.values import Decision
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -100,19 +99,14 @@ def observe_decision(decision: Decision, total_ns: int) -> None:
     _decisions(response.channel, outcome).inc()
     for offer in response.offers:
         _offers(offer.category).inc()
-    _count_caps(decision.blocked)
+    for reason in decision.selection.blocked.values():
+        if reason.kind == "cap" and reason.id is not None:
+            _caps(reason.id).inc()
 
 
 @cache
-def _caps(reason: str) -> Counter | None:
-    return CAPS_HIT.labels(reason[4:]) if reason.startswith("cap:") else None
-
-
-def _count_caps(blocked: Mapping[str, str]) -> None:
-    for reason in blocked.values():
-        counter = _caps(reason)
-        if counter is not None:
-            counter.inc()
+def _caps(policy: str) -> Counter:
+    return CAPS_HIT.labels(policy)
 
 
 def count_degraded(channel: str, mode: str) -> None:

@@ -42,7 +42,7 @@ def test_unknown_field_is_named(bundle_copy: Path, edit_yaml: EditYaml) -> None:
     edit_yaml("offers.yaml", lambda d: d["offers"][2].update(colour="green"))
     error = refusal(bundle_copy)
     assert error.file == "offers.yaml"
-    assert error.field == "offers[2]"
+    assert error.field == "offers[2].colour"
     assert "colour" in error.problem
 
 

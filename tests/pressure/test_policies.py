@@ -70,7 +70,7 @@ def test_feedback_effects(demo_bundle: Bundle) -> None:
         ({"window": "7 days"}, "policies[0].window"),
         ({"window": None}, "policies[0].window"),
         ({"limit": 0}, "policies[0].limit"),
-        ({"after": "declined"}, "policies[0]"),
+        ({"after": "declined"}, "policies[0].after"),
         ({"scope": {"offers": ["time_machine"]}}, "policies[0].scope.offers"),
         ({"scope": {"channel": "fax"}}, "policies[0].scope.channel"),
         ({"scope": {"categories": ["gifts"]}}, "policies[0].scope.categories[0]"),
@@ -100,4 +100,4 @@ def test_a_backoff_without_pause_is_refused(bundle_copy: Any, edit_yaml: EditYam
     edit_yaml("policies.yaml", drop_pause)
     with pytest.raises(BundleError) as caught:
         load_bundle(bundle_copy)
-    assert caught.value.field == "policies[3]"
+    assert caught.value.field == "policies[3].pause"

@@ -38,7 +38,7 @@ def test_a_batch_scores_each_request_as_alone(demo_bundle: Bundle) -> None:
 
     batched = asyncio.run(together())
     again = asyncio.run(together())  # the repeated offer columns, reused
-    assert decider._batcher.runs == 2
+    assert decider.scorer.batcher.runs == 2
     for request, first, second in zip(requests, batched, again, strict=True):
         alone = decider.rank(request).propensity
         np.testing.assert_allclose(first, alone, atol=1e-7)
@@ -54,7 +54,7 @@ def test_decisions_in_different_turns_are_scored_apart(demo_bundle: Bundle) -> N
             await decider.rank_together(request)
 
     asyncio.run(one_by_one())
-    assert decider._batcher.runs == len(requests)
+    assert decider.scorer.batcher.runs == len(requests)
 
 
 def test_a_batch_is_split_at_its_limit_and_a_failure_reaches_every_waiter() -> None:

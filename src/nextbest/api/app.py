@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import structlog
 from litestar import Litestar
@@ -22,7 +24,7 @@ from nextbest.api.routes import DecisionRoutes, HealthRoutes, metrics
 from nextbest.api.state import Serving
 from nextbest.bundle import load_bundle
 from nextbest.config import Settings
-from nextbest.decide import Decider
+from nextbest.decide.decider import Decider
 from nextbest.logging import configure_logging
 from nextbest.metrics import set_bundle
 from nextbest.pressure.factory import open_gate
@@ -52,23 +54,27 @@ def create_app(
     settings = settings or Settings()
     serving = Serving(decider, gate or open_gate(settings))
     reloader = BundleReloader(serving, decider.bundle.path)
-    stop_watching = asyncio.Event()
-    background: list[asyncio.Task[None]] = []
 
-    async def start() -> None:
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        """The store, the bundle watcher and readiness live as long as the app."""
         await serving.gate.reachable(prepare=True, timeout_s=STARTUP_STORE_WAIT_S)
-        if settings.watch_bundle:
-            background.append(
-                asyncio.create_task(reloader.watch(settings.watch_quiet_ms, stop_watching))
-            )
+        stop_watching = asyncio.Event()
+        watcher = (
+            asyncio.create_task(reloader.watch(settings.watch_quiet_ms, stop_watching))
+            if settings.watch_bundle
+            else None
+        )
         _freeze_startup_objects()
         serving.started = True
-
-    async def stop() -> None:
-        stop_watching.set()
-        await asyncio.gather(*background)
-        await serving.gate.aclose()
-        _log.info("contact_store_closed")
+        try:
+            yield
+        finally:
+            stop_watching.set()
+            if watcher is not None:
+                await watcher
+            await serving.gate.aclose()
+            _log.info("contact_store_closed")
 
     set_bundle(decider.bundle.name, decider.bundle.version)
     routes: list[ControllerRouterHandler] = [DecisionRoutes, FeedbackRoutes, HealthRoutes, metrics]
@@ -79,8 +85,7 @@ def create_app(
     return Litestar(
         route_handlers=routes,
         state=State({"serving": serving, "reloader": reloader}),
-        on_startup=[start],
-        on_shutdown=[stop],
+        lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

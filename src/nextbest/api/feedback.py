@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_503_SERVICE_UNAVAILABL
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import FeedbackReceipt, FeedbackRequest
-from nextbest.decide import InvalidRequestError
+from nextbest.errors import InvalidRequestError
 from nextbest.metrics import count_feedback
 from nextbest.pressure import StoreUnavailableError
 

@@ -16,8 +16,8 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
-from nextbest.api.strict_body import field_of
-from nextbest.decide import InvalidRequestError
+from nextbest.errors import InvalidRequestError
+from nextbest.validation import field_of
 
 __all__ = ["EXCEPTION_HANDLERS", "FieldProblem", "Problem"]
 
@@ -61,7 +61,7 @@ def _key(error: dict[str, Any]) -> str:
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        FieldProblem(field_of(_key(e), str(e["message"])), str(e["message"]))
+        FieldProblem(field_of(_key(e), str(e["message"])) or "body", str(e["message"]))
         for e in extra
         if isinstance(e, dict) and "message" in e
     ]

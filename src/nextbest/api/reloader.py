@@ -20,7 +20,8 @@ import watchfiles
 
 from nextbest.api.state import Serving
 from nextbest.bundle import BundleError, load_bundle
-from nextbest.decide import Context, Customer, Decider, DecisionRequest
+from nextbest.decide import Context, Customer, DecisionRequest
+from nextbest.decide.decider import Decider
 from nextbest.metrics import count_reload, set_bundle
 
 __all__ = ["BundleReloader", "ReloadAttempt", "ReloadProblem"]

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import time
-
-import structlog
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from nextbest import service
 from nextbest.api.admin import reload_info
 from nextbest.api.reloader import BundleReloader
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import BundleInfo, Health, OfferInfo, OffersPage
-from nextbest.decide import DecisionRequest, DecisionResponse, decide_with_pressure
-from nextbest.metrics import CONTENT_TYPE_LATEST, exposition, observe_decision
+from nextbest.decide import DecisionRequest, DecisionResponse
+from nextbest.metrics import CONTENT_TYPE_LATEST, exposition
 
 __all__ = ["DecisionRoutes", "HealthRoutes", "metrics"]
-
-_log = structlog.get_logger("nextbest.decision")
 
 
 def _serving(state: State) -> Serving:
@@ -42,25 +38,8 @@ class DecisionRoutes(Controller):
     async def decide(self, state: State, data: JSONBody[DecisionRequest]) -> DecisionResponse:
         """Rank the catalogue's activities for one customer in one context."""
         serving = _serving(state)
-        started = time.perf_counter_ns()
-        decision = await decide_with_pressure(serving.decider, serving.gate, data)
-        observe_decision(decision, time.perf_counter_ns() - started)
-        response, timings = decision.response, decision.timings
-        _log.info(
-            "decision",
-            decision_id=response.decision_id,
-            bundle_version=response.bundle_version,
-            customer_id=response.customer_id,
-            channel=response.channel,
-            offers=[o.offer_id for o in response.offers],
-            dry_run=data.dry_run,
-            rules_us=timings.rules_ns // 1000,
-            scoring_us=timings.scoring_ns // 1000,
-            arbitration_us=timings.arbitration_ns // 1000,
-            pressure_us=timings.pressure_ns // 1000,
-            degraded=response.degraded,
-        )
-        return response
+        decision = await service.decide(serving.decider, serving.gate, data)
+        return decision.response
 
     @get("/offers", summary="The activity catalogue")
     async def offers(self, state: State) -> OffersPage:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nextbest.decide import Decider
+from nextbest.decide.decider import Decider
 from nextbest.pressure.gate import PressureGate
 
 __all__ = ["Serving"]

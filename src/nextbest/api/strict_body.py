@@ -8,7 +8,6 @@ still generated from the type.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -16,7 +15,8 @@ import msgspec
 from litestar.dto import AbstractDTO
 from litestar.exceptions import ClientException
 
-from nextbest.decide import InvalidRequestError
+from nextbest.errors import InvalidRequestError
+from nextbest.validation import split_validation_error
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -27,16 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["StrictJSON", "decode_strict"]
 
 T = TypeVar("T")
-_AT_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
-
-
-def field_of(path: str, problem: str) -> str:
-    """`$.customer` + "missing required field `id`" -> `customer.id`."""
-    named = _NAMED_FIELD.search(problem)
-    if named:
-        path = f"{path}.{named.group(1)}" if path else named.group(1)
-    return path or "body"
 
 
 class StrictJSON(AbstractDTO[T], Generic[T]):
@@ -76,10 +66,7 @@ def decode_strict(decoder: msgspec.json.Decoder[T], value: bytes) -> T:
     try:
         return decoder.decode(value)
     except msgspec.ValidationError as exc:
-        match = _AT_PATH.match(str(exc))
-        assert match is not None  # the pattern matches any string
-        problem = match.group("problem")
-        path = (match.group("path") or "").replace("[...]", "").lstrip(".")
-        raise InvalidRequestError(field_of(path, problem), problem) from exc
+        field, problem = split_validation_error(exc)
+        raise InvalidRequestError(field or "body", problem) from exc
     except msgspec.DecodeError as exc:
         raise ClientException(f"body is not valid JSON: {exc}") from exc

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from nextbest.fields import Category
+
 __all__ = [
     "AttributeKind",
     "BundleFile",
@@ -17,9 +19,6 @@ __all__ = [
     "ModelsFile",
     "OfferSpec",
     "OffersFile",
-    "PoliciesFile",
-    "PolicyScope",
-    "PolicySpec",
     "RuleSpec",
     "RulesFile",
     "Selector",
@@ -27,7 +26,6 @@ __all__ = [
     "Vocabulary",
 ]
 
-Category = Literal["upsell", "cross_sell", "retention", "service"]
 AttributeKind = Literal["number", "string", "boolean", "string_list"]
 Identifier = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -114,38 +112,6 @@ class ModelSpec(_Spec, frozen=True):
 
 class ModelsFile(_Spec, frozen=True):
     models: list[ModelSpec] = []
-
-
-class PolicyScope(_Spec, frozen=True):
-    channel: Identifier | None = None
-    offers: list[Identifier] = []
-    categories: list[Category] | Literal["non_service"] | None = None
-
-
-Duration = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]*[smhd]$")]
-
-
-class PolicySpec(_Spec, frozen=True):
-    """One contact policy. Three kinds, told apart by their fields:
-
-    - a cap: `limit` contacts per rolling `window`;
-    - an offer back-off: `after` an outcome, the same offer pauses for `pause`;
-    - a scope pause: `after: declined` `declines` times within `window`, every offer of the
-      scope pauses for `pause`.
-    """
-
-    id: Identifier
-    scope: PolicyScope = PolicyScope()
-    limit: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    window: Duration | None = None
-    after: Literal["declined", "accepted"] | None = None
-    pause: Duration | None = None
-    declines: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    description: str = ""
-
-
-class PoliciesFile(_Spec, frozen=True):
-    policies: list[PolicySpec] = []
 
 
 class ManifestFile(_Spec, frozen=True):

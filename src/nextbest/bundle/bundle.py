@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from nextbest.bundle._schema import Category, Vocabulary
-from nextbest.bundle.fields import FieldKind
+from nextbest.bundle._schema import Vocabulary
+from nextbest.fields import Category, FieldCatalogue, FieldKind
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.rules import Expression
 from nextbest.scoring import PropensityModel
@@ -48,11 +48,14 @@ class Rule:
     """Indices of the offers the rule applies to."""
     factor: float = 1.0
     description: str = ""
+    condition: str = ""
+    """The `when` text the expression was compiled from."""
 
 
 @dataclass(frozen=True, slots=True)
 class ContextWeights:
-    """For each context field and each of its values, one multiplier per offer (by index)."""
+    """For each weighted field (by path) and each of its values, one multiplier per offer
+    (by index)."""
 
     tables: Mapping[str, Mapping[str, tuple[float, ...]]]
 
@@ -66,11 +69,18 @@ class Bundle:
     loaded_at: datetime
     checksums: Mapping[str, str]
     vocabulary: Vocabulary
-    customer_attributes: Mapping[str, FieldKind]
-    context_attributes: Mapping[str, FieldKind]
+    fields: FieldCatalogue
     offers: tuple[Offer, ...]
     rules: tuple[Rule, ...]
     context_weights: ContextWeights
     clv_share: Mapping[Category, float]
     models: tuple[PropensityModel, ...]
     policies: ContactPolicies
+
+    @property
+    def customer_attributes(self) -> Mapping[str, FieldKind]:
+        return self.fields.attribute_kinds("customer")
+
+    @property
+    def context_attributes(self) -> Mapping[str, FieldKind]:
+        return self.fields.attribute_kinds("context")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nextbest.bundle._schema import ManifestFile, ModelsFile
-from nextbest.bundle.loader import read_bundle_file, read_models_file, referenced_files
+from nextbest.bundle.files import read_bundle_file, read_models_file, referenced_files
 from nextbest.bundle.manifest import write_manifest
 
 __all__ = ["seal_bundle"]

@@ -1,8 +1,8 @@
-"""The decision pipeline and its contract."""
+"""The decision: its wire contract (`nextbest.decide.types`, light to import) and its
+stages (`nextbest.decide.decider` and the modules beside it)."""
 
-from nextbest.decide.decider import FORMULA, Decider, Decision, Ranking, StageTimings
-from nextbest.decide.errors import InvalidRequestError
-from nextbest.decide.service import DEGRADED_CONTACT_PRESSURE, decide_with_pressure
+from typing import TYPE_CHECKING
+
 from nextbest.decide.types import (
     Candidate,
     Context,
@@ -12,21 +12,29 @@ from nextbest.decide.types import (
     Explanation,
     RankedOffer,
 )
+from nextbest.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from nextbest.decide.decider import Decider
 
 __all__ = [
-    "DEGRADED_CONTACT_PRESSURE",
-    "FORMULA",
     "Candidate",
     "Context",
     "Customer",
     "Decider",
-    "Decision",
     "DecisionRequest",
     "DecisionResponse",
     "Explanation",
     "InvalidRequestError",
     "RankedOffer",
-    "Ranking",
-    "StageTimings",
-    "decide_with_pressure",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`Decider` is imported on first use (PEP 562): the wire contract alone loads no
+    model runtime."""
+    if name == "Decider":
+        from nextbest.decide.decider import Decider
+
+        return Decider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

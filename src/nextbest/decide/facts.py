@@ -1,21 +1,21 @@
-"""From a decision request to the flat facts that rules and models read.
+"""From a decision request to its facts, through the field catalogue.
 
-Facts are keyed by dotted path (`customer.clv`, `customer.attributes.owned_products`);
-absent values are absent keys.
+Facts are keyed by field path (`customer.clv`, `customer.attributes.owned_products`); a
+missing value is absent or None. An attribute sent as JSON null is a missing value, as an
+empty cell is in training.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from nextbest.bundle import Bundle, FieldKind
-from nextbest.decide.errors import InvalidRequestError
+from nextbest.bundle import Bundle
 from nextbest.decide.types import AttributeValue, DecisionRequest
-from nextbest.rules import Value
+from nextbest.decide.values import Facts
+from nextbest.errors import InvalidRequestError
+from nextbest.fields import FieldKind, Root, Value
 
-__all__ = ["Facts", "RequestChecker"]
-
-Facts = dict[str, Value]
+__all__ = ["RequestReader"]
 
 
 def _kind_of(value: AttributeValue) -> FieldKind:
@@ -28,65 +28,58 @@ def _kind_of(value: AttributeValue) -> FieldKind:
     return "string_list"
 
 
-class RequestChecker:
-    """Checks a request against the bundle's vocabulary and declared attributes and turns
-    it into facts. Built once per bundle."""
+class RequestReader:
+    """Checks a request against the bundle's vocabulary and declared attributes and reads
+    its facts. Built once per bundle."""
 
     def __init__(self, bundle: Bundle) -> None:
         vocabulary = bundle.vocabulary
-        self._channels = frozenset(vocabulary.channels)
-        self._call_reasons = frozenset(vocabulary.call_reasons)
-        self._stages = frozenset(vocabulary.lifecycle_stages)
-        self._allowed = {
-            "context.channel": sorted(self._channels),
-            "context.call_reason": sorted(self._call_reasons),
-            "customer.lifecycle_stage": sorted(self._stages),
+        self._allowed: dict[str, frozenset[str]] = {
+            "context.channel": frozenset(vocabulary.channels),
+            "context.call_reason": frozenset(vocabulary.call_reasons),
+            "customer.lifecycle_stage": frozenset(vocabulary.lifecycle_stages),
         }
-        self._customer_attributes = dict(bundle.customer_attributes)
-        self._context_attributes = dict(bundle.context_attributes)
-
-    def _refuse(self, field: str, value: str) -> InvalidRequestError:
-        return InvalidRequestError(
-            field, f"unknown value {value!r}; allowed: {', '.join(self._allowed[field])}"
+        catalogue = bundle.fields
+        self._built_in: tuple[tuple[str, Root, Callable[[object], Value]], ...] = tuple(
+            (f.path, f.root, f.reader())
+            for root in ("customer", "context")
+            for f in catalogue.of(root, attributes=False)
         )
+        self._checked = tuple(
+            (path, root, read, self._allowed[path])
+            for path, root, read in self._built_in
+            if path in self._allowed
+        )
+        self._declared: dict[Root, Mapping[str, FieldKind]] = {
+            "customer": catalogue.attribute_kinds("customer"),
+            "context": catalogue.attribute_kinds("context"),
+        }
 
-    @staticmethod
+    def facts(self, request: DecisionRequest) -> Facts:
+        roots: dict[Root, object] = {"customer": request.customer, "context": request.context}
+        for path, root, read, allowed in self._checked:
+            value = read(roots[root])
+            if value is not None and value not in allowed:
+                raise InvalidRequestError(
+                    path, f"unknown value {value!r}; allowed: {', '.join(sorted(allowed))}"
+                )
+        facts: Facts = {path: read(roots[root]) for path, root, read in self._built_in}
+        if request.customer.attributes:
+            self._attributes("customer", request.customer.attributes, facts)
+        if request.context.attributes:
+            self._attributes("context", request.context.attributes, facts)
+        return facts
+
     def _attributes(
-        root: str,
-        given: Mapping[str, AttributeValue],
-        declared: Mapping[str, FieldKind],
-        facts: Facts,
+        self, root: Root, given: Mapping[str, AttributeValue | None], facts: Facts
     ) -> None:
+        declared = self._declared[root]
         for name, value in given.items():
             kind = declared.get(name)
-            if kind is None:
+            if kind is None or value is None:
                 continue
             if _kind_of(value) != kind:
                 raise InvalidRequestError(
                     f"{root}.attributes.{name}", f"expected a {kind}, got {type(value).__name__}"
                 )
             facts[f"{root}.attributes.{name}"] = value
-
-    def facts(self, request: DecisionRequest) -> Facts:
-        customer, context = request.customer, request.context
-        if context.channel not in self._channels:
-            raise self._refuse("context.channel", context.channel)
-        if context.call_reason is not None and context.call_reason not in self._call_reasons:
-            raise self._refuse("context.call_reason", context.call_reason)
-        stage = customer.lifecycle_stage
-        if stage is not None and stage not in self._stages:
-            raise self._refuse("customer.lifecycle_stage", stage)
-        facts: Facts = {
-            "customer.id": customer.id,
-            "customer.clv": customer.clv,
-            "customer.lifecycle_stage": stage,
-            "context.channel": context.channel,
-            "context.call_reason": context.call_reason,
-            "context.wait_time_s": context.wait_time_s,
-            "context.placement": context.placement,
-        }
-        if customer.attributes:
-            self._attributes("customer", customer.attributes, self._customer_attributes, facts)
-        if context.attributes:
-            self._attributes("context", context.attributes, self._context_attributes, facts)
-        return facts

@@ -1,7 +1,7 @@
 """Contact pressure: policies (what a cap means) apart from the stores that count."""
 
 from nextbest.pressure.memory import MemoryContactStore
-from nextbest.pressure.policy import ContactPolicies, Outcome, PolicyError, compile_policies
+from nextbest.pressure.policy import ContactPolicies, Outcome, compile_policies, read_policies
 from nextbest.pressure.store import ContactStore, StoreUnavailableError
 from nextbest.pressure.types import Cap, CapCandidate, DeclineCounter, FeedbackEffect, Selection
 
@@ -14,8 +14,8 @@ __all__ = [
     "FeedbackEffect",
     "MemoryContactStore",
     "Outcome",
-    "PolicyError",
     "Selection",
     "StoreUnavailableError",
     "compile_policies",
+    "read_policies",
 ]

@@ -1,5 +1,7 @@
 """The contact-pressure stage of a decision: check and record against the store within a
-time budget, and degrade in the documented way when the store cannot answer."""
+time budget, and degrade in the documented way when the store cannot answer.
+
+The gate returns what happened as a value; the application logs and counts it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from typing import Literal
 
 import structlog
 
-from nextbest.metrics import count_degraded
 from nextbest.pressure.breaker import CircuitBreaker
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.pressure.store import ContactStore, StoreUnavailableError
@@ -30,9 +31,14 @@ def wall_clock_ms() -> int:
 @dataclass(frozen=True, slots=True)
 class GateResult:
     selected: tuple[str, ...]
-    blocked: Mapping[str, str] = field(default_factory=dict)
-    """offer id -> reason: `cap:<policy id>`, or `degraded:contact_pressure` (withheld)."""
-    degraded: bool = False
+    capped: Mapping[str, str] = field(default_factory=dict)
+    """Offer id -> id of the policy that held it back."""
+    withheld: tuple[str, ...] = ()
+    """Offers held back because the store could not be asked (`fail_closed`)."""
+    degraded_mode: DegradedMode | None = None
+    """How the answer was made without the store; None when the store answered."""
+    store_error: str | None = None
+    """Why the store did not answer (an error class name), when it was asked."""
 
 
 class PressureGate:
@@ -54,7 +60,6 @@ class PressureGate:
         self._default_mode = default_mode
         self.breaker = breaker or CircuitBreaker()
         self.clock_ms = clock_ms
-        self.degraded_decisions = 0
 
     async def select(
         self,
@@ -70,6 +75,7 @@ class PressureGate:
         if not any(policies.needs_check(channel, offer_id) for offer_id in ranked[:limit]):
             return GateResult(tuple(ranked[:limit]))
         candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
+        error = None
         if self.breaker.allow():
             try:
                 async with asyncio.timeout(self._budget_s):
@@ -78,25 +84,28 @@ class PressureGate:
                     )
             except (StoreUnavailableError, TimeoutError) as exc:
                 self.breaker.failed()
-                _log.warning("contact_store_failed", error=type(exc).__name__)
+                error = type(exc).__name__
             else:
                 self.breaker.succeeded()
-                blocked = {offer: f"cap:{policy}" for offer, policy in selection.blocked.items()}
-                return GateResult(selection.selected, blocked)
-        return self._degraded(policies, channel, ranked, limit)
+                return GateResult(selection.selected, selection.blocked)
+        return self._degraded(policies, channel, ranked, limit, error)
 
     def _degraded(
-        self, policies: ContactPolicies, channel: str, ranked: Sequence[str], limit: int
+        self,
+        policies: ContactPolicies,
+        channel: str,
+        ranked: Sequence[str],
+        limit: int,
+        error: str | None,
     ) -> GateResult:
-        self.degraded_decisions += 1
         mode = self._modes.get(channel, self._default_mode)
-        count_degraded(channel, mode)
-        _log.warning("decision_degraded", reason="contact_pressure", mode=mode, channel=channel)
         if mode == "fail_open":
-            return GateResult(tuple(ranked[:limit]), degraded=True)
+            return GateResult(tuple(ranked[:limit]), degraded_mode=mode, store_error=error)
         unchecked = [o for o in ranked if not policies.needs_check(channel, o)]
-        withheld = {o: "degraded:contact_pressure" for o in ranked if o not in unchecked}
-        return GateResult(tuple(unchecked[:limit]), withheld, degraded=True)
+        withheld = tuple(o for o in ranked if o not in unchecked)
+        return GateResult(
+            tuple(unchecked[:limit]), withheld=withheld, degraded_mode=mode, store_error=error
+        )
 
     async def feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         """Apply `effect`; raises StoreUnavailableError when it cannot be written."""

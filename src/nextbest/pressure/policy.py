@@ -6,33 +6,38 @@ markers a ranked offer must pass, and what a feedback event changes.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
+from nextbest.errors import BundleError
+from nextbest.pressure.spec import (
+    BackoffPolicy,
+    CapPolicy,
+    PauseAfterDeclines,
+    PoliciesFile,
+    PolicySpec,
+    with_kinds,
+)
 from nextbest.pressure.types import Cap, CapCandidate, DeclineCounter, FeedbackEffect
-
-if TYPE_CHECKING:  # the bundle imports this module: no import cycle at run time
-    from nextbest.bundle._schema import PolicySpec
+from nextbest.validation import convert_strict
+from nextbest.yaml_file import parse_yaml
 
 __all__ = [
+    "POLICIES_FILE",
     "ContactPolicies",
     "Outcome",
-    "PolicyError",
     "compile_policies",
     "duration_ms",
+    "read_policies",
 ]
+
+POLICIES_FILE = "policies.yaml"
 
 Outcome = Literal["presented", "accepted", "declined", "ignored", "discarded"]
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 SCOPE_PAUSE_SUBJECT = "scope"
-
-
-class PolicyError(Exception):
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{field}: {problem}")
 
 
 class _OfferLike(Protocol):
@@ -61,30 +66,6 @@ def _applies(spec: PolicySpec, offer: _OfferLike, channel: str) -> bool:
     return not scope.offers and offer.category != "service"
 
 
-def _check_kind(position: int, spec: PolicySpec) -> None:
-    where = f"policies[{position}]"
-    is_cap = spec.limit is not None
-    if is_cap:
-        if spec.window is None:
-            raise PolicyError(f"{where}.window", "a cap (`limit`) needs a `window`")
-        if spec.after or spec.pause or spec.declines:
-            raise PolicyError(
-                where, "a cap (`limit`, `window`) takes no `after`/`pause`/`declines`"
-            )
-        return
-    if spec.after is None or spec.pause is None:
-        raise PolicyError(
-            where, "a policy is a cap (`limit` + `window`) or a back-off (`after` + `pause`)"
-        )
-    if spec.declines is not None:
-        if spec.after != "declined":
-            raise PolicyError(f"{where}.after", "`declines` counts declines: use after: declined")
-        if spec.window is None:
-            raise PolicyError(f"{where}.window", "`declines` needs the `window` they fall in")
-    elif spec.window is not None:
-        raise PolicyError(f"{where}.window", "an offer back-off takes `pause`, not `window`")
-
-
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     spec: PolicySpec
@@ -99,14 +80,7 @@ class ContactPolicies:
         self, specs: Sequence[PolicySpec], offers: Sequence[_OfferLike], channels: Sequence[str]
     ) -> None:
         self.specs = tuple(specs)
-        compiled = [
-            _Compiled(
-                s,
-                duration_ms(s.window) if s.window else 0,
-                duration_ms(s.pause) if s.pause else 0,
-            )
-            for s in specs
-        ]
+        compiled = [_compile(s) for s in specs]
         self._offers = {o.id: o for o in offers}
         self._caps: dict[tuple[str, str], tuple[Cap, ...]] = {}
         self._markers: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -119,17 +93,17 @@ class ContactPolicies:
                 self._caps[key] = tuple(
                     Cap(c.spec.id, c.spec.limit, c.window_ms)
                     for c in applying
-                    if c.spec.limit is not None
+                    if isinstance(c.spec, CapPolicy)
                 )
                 self._markers[key] = tuple(
-                    f"{c.spec.id}:{SCOPE_PAUSE_SUBJECT if c.spec.declines else offer.id}"
+                    f"{c.spec.id}:{_marker_subject(c.spec, offer.id)}"
                     for c in applying
-                    if c.spec.after is not None
+                    if not isinstance(c.spec, CapPolicy)
                 )
                 self._candidates[key] = CapCandidate(offer.id, self._caps[key], self._markers[key])
                 for outcome in ("accepted", "declined"):
                     self._effects[(channel, offer.id, outcome)] = tuple(
-                        c for c in applying if c.spec.after == outcome
+                        c for c in applying if getattr(c.spec, "after", None) == outcome
                     )
 
     def candidate(self, channel: str, offer_id: str) -> CapCandidate:
@@ -158,7 +132,9 @@ class ContactPolicies:
             idempotency_key,
             contact,
             set_markers=tuple(
-                (f"{c.spec.id}:{offer_id}", c.pause_ms) for c in backoffs if not c.spec.declines
+                (f"{c.spec.id}:{offer_id}", c.pause_ms)
+                for c in backoffs
+                if isinstance(c.spec, BackoffPolicy)
             ),
             count_declines=tuple(
                 DeclineCounter(
@@ -169,15 +145,60 @@ class ContactPolicies:
                     c.pause_ms,
                 )
                 for c in backoffs
-                if c.spec.declines
+                if isinstance(c.spec, PauseAfterDeclines)
             ),
         )
+
+
+def _compile(spec: PolicySpec) -> _Compiled:
+    window = spec.window if isinstance(spec, CapPolicy | PauseAfterDeclines) else None
+    pause = spec.pause if isinstance(spec, BackoffPolicy | PauseAfterDeclines) else None
+    return _Compiled(
+        spec,
+        duration_ms(window) if window else 0,
+        duration_ms(pause) if pause else 0,
+    )
+
+
+def _marker_subject(spec: PolicySpec, offer_id: str) -> str:
+    return SCOPE_PAUSE_SUBJECT if isinstance(spec, PauseAfterDeclines) else offer_id
+
+
+def _check_scopes(
+    specs: Sequence[PolicySpec], offers: Sequence[_OfferLike], channels: Sequence[str]
+) -> None:
+    duplicate = sorted(i for i, n in Counter(s.id for s in specs).items() if n > 1)
+    if duplicate:
+        raise BundleError(POLICIES_FILE, "policies", f"duplicate policy ids: {duplicate}")
+    ids = {o.id for o in offers}
+    for position, spec in enumerate(specs):
+        where = f"policies[{position}].scope"
+        unknown = sorted(set(spec.scope.offers) - ids)
+        if unknown:
+            raise BundleError(POLICIES_FILE, f"{where}.offers", f"unknown offers {unknown}")
+        if spec.scope.channel is not None and spec.scope.channel not in channels:
+            raise BundleError(
+                POLICIES_FILE, f"{where}.channel", f"unknown channel {spec.scope.channel!r}"
+            )
 
 
 def compile_policies(
     specs: Sequence[PolicySpec], offers: Sequence[_OfferLike], channels: Sequence[str]
 ) -> ContactPolicies:
-    """Check each policy's kind and lay the policies out; PolicyError names the field."""
-    for position, spec in enumerate(specs):
-        _check_kind(position, spec)
+    """Check the policies' scopes against the catalogue and lay them out; a BundleError
+    names the field."""
+    _check_scopes(specs, offers, channels)
     return ContactPolicies(specs, offers, channels)
+
+
+def read_policies(
+    data: bytes | None, offers: Sequence[_OfferLike], channels: Sequence[str]
+) -> ContactPolicies:
+    """The policies in the bytes of `policies.yaml` (None: the file is absent)."""
+    raw = None if data is None else parse_yaml(data, POLICIES_FILE)
+    spec = (
+        PoliciesFile()
+        if raw is None
+        else convert_strict(with_kinds(raw), PoliciesFile, POLICIES_FILE)
+    )
+    return compile_policies(spec.policies, offers, channels)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal, TypeAlias
+from typing import TypeAlias
+
+from nextbest.fields import FieldKind, Value
 
 __all__ = [
     "Evaluator",
@@ -12,11 +14,6 @@ __all__ = [
     "Value",
 ]
 
-FieldKind: TypeAlias = Literal["number", "string", "boolean", "string_list"]
-"""The kind of a known field, as declared by the bundle."""
-
-Value: TypeAlias = str | int | float | bool | list[str] | None
-"""A fact value in the flat request / offer mappings."""
 
 Evaluator: TypeAlias = Callable[[Mapping[str, Value], Mapping[str, Value]], bool]
 """A compiled condition: ``evaluate(request, offer) -> bool``."""

@@ -8,6 +8,8 @@ from typing import Literal
 
 import onnxruntime as ort
 
+from nextbest.errors import FieldError
+
 __all__ = ["ModelFileError", "open_session"]
 
 InputKind = Literal["numeric", "categorical"]
@@ -15,13 +17,11 @@ InputKind = Literal["numeric", "categorical"]
 _TENSOR_TYPE: dict[InputKind, str] = {"numeric": "tensor(float)", "categorical": "tensor(string)"}
 
 
-class ModelFileError(Exception):
+class ModelFileError(FieldError):
     """The ONNX file cannot be opened, or does not have the inputs and output declared."""
 
     def __init__(self, field: str | None, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(problem)
+        super().__init__(None, field, problem)
 
 
 def _session_options() -> ort.SessionOptions:
@@ -37,13 +37,15 @@ def _session_options() -> ort.SessionOptions:
 
 
 def open_session(
-    path: Path, inputs: Sequence[tuple[str, InputKind]], output: str
+    model: Path | bytes, inputs: Sequence[tuple[str, InputKind]], output: str
 ) -> ort.InferenceSession:
-    """Open `path` and check that its inputs are exactly `inputs` (name, kind) and that it
-    has `output`. Raises ModelFileError naming the mismatch."""
+    """Open `model` (a file, or its bytes) and check that its inputs are exactly `inputs`
+    (name, kind) and that it has `output`. Raises ModelFileError naming the mismatch."""
     try:
         session = ort.InferenceSession(
-            str(path), sess_options=_session_options(), providers=["CPUExecutionProvider"]
+            model if isinstance(model, bytes) else str(model),
+            sess_options=_session_options(),
+            providers=["CPUExecutionProvider"],
         )
     except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
         raise ModelFileError(None, f"not a loadable ONNX model ({exc})") from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nextbest.bundle.loader import read_bundle_file, read_offers_file
+from nextbest.bundle.files import read_bundle_file, read_offers_file
 
 __all__ = ["OfferInfo", "Vocabulary", "load_catalogue"]
 

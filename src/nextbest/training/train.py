@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from nextbest.bundle import known_fields
 from nextbest.bundle._schema import BundleFile, OfferSpec
-from nextbest.bundle.loader import read_bundle_file, read_offers_file
+from nextbest.bundle.files import read_bundle_file, read_offers_file
 from nextbest.training.errors import TrainingError
 from nextbest.training.evaluate import HoldoutMetrics, evaluate
 from nextbest.training.export import OUTPUT_NAME, PARITY_TOLERANCE, check_parity, export_onnx

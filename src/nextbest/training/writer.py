@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from nextbest.bundle import BundleError, load_bundle, seal_bundle
-from nextbest.bundle.loader import MODELS_FILE, read_models_file, referenced_files
+from nextbest.bundle.files import MODELS_FILE, read_models_file, referenced_files
 from nextbest.bundle.manifest import MANIFEST_NAME
 from nextbest.training.errors import TrainingError
 from nextbest.training.manifest import ModelEntry, merge_entry, render_manifest

@@ -1,0 +1,75 @@
+"""The offer catalogue: `offers.yaml` checked against the vocabulary and the models."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+
+from nextbest.bundle._schema import OffersFile, OfferSpec, Vocabulary
+from nextbest.bundle.bundle import Offer
+from nextbest.bundle.files import MODELS_FILE, OFFERS_FILE
+from nextbest.errors import BundleError
+from nextbest.fields import BUILT_IN, Value
+
+__all__ = ["compile_offers", "offer_facts"]
+
+_OFFER_FIELDS = tuple((f.path, f.reader(), f.kind) for f in BUILT_IN if f.root == "offer")
+
+
+def offer_facts(offer: Offer) -> dict[str, Value]:
+    """The offer's facts by field path, read through the field catalogue."""
+    facts: dict[str, Value] = {}
+    for path, read, kind in _OFFER_FIELDS:
+        value = read(offer)
+        facts[path] = list(value) if kind == "string_list" and value is not None else value  # type: ignore[arg-type]
+    return facts
+
+
+def compile_offers(
+    spec: OffersFile, vocabulary: Vocabulary, model_ids: Set[str]
+) -> tuple[Offer, ...]:
+    ids = [o.id for o in spec.offers]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise BundleError(OFFERS_FILE, "offers", f"duplicate offer ids: {duplicates}")
+    channels = set(vocabulary.channels)
+    offers = []
+    for index, o in enumerate(spec.offers):
+        where = f"offers[{index}]"
+        unknown = sorted(set(o.channels) - channels)
+        if unknown:
+            raise BundleError(
+                OFFERS_FILE,
+                f"{where}.channels",
+                f"unknown channels {unknown} for {o.id!r}; vocabulary has {sorted(channels)}",
+            )
+        _check_propensity_source(o, where, model_ids)
+        offers.append(
+            Offer(
+                index=index,
+                id=o.id,
+                name=o.name,
+                category=o.category,
+                channels=frozenset(o.channels),
+                value=o.value,
+                lever=o.lever,
+                product=o.product,
+                tags=tuple(o.tags),
+                model=o.model,
+                fixed_propensity=o.propensity,
+                treatment=dict(o.treatment),
+            )
+        )
+    return tuple(offers)
+
+
+def _check_propensity_source(o: OfferSpec, where: str, model_ids: Set[str]) -> None:
+    if (o.model is None) == (o.propensity is None):
+        raise BundleError(
+            OFFERS_FILE, where, f"offer {o.id!r} needs exactly one of `model` or `propensity`"
+        )
+    if o.model is not None and o.model not in model_ids:
+        raise BundleError(
+            OFFERS_FILE,
+            f"{where}.model",
+            f"unknown model {o.model!r}; {MODELS_FILE} has {sorted(model_ids)}",
+        )

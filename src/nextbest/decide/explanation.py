@@ -1,0 +1,86 @@
+"""The answer: the selected offers as the client sees them, and on request the
+explanation of every offer's fate. Drop reasons become wire strings only here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from nextbest.bundle import Bundle, Offer
+from nextbest.decide.arbitration import FORMULA
+from nextbest.decide.types import Candidate, DecisionResponse, Explanation, RankedOffer
+from nextbest.decide.values import (
+    BELOW_LIMIT,
+    DEGRADED_CONTACT_PRESSURE,
+    DropReason,
+    Ranking,
+    Selection,
+)
+
+__all__ = ["ResponseBuilder"]
+
+
+class ResponseBuilder:
+    def __init__(self, bundle: Bundle) -> None:
+        self._offers = bundle.offers
+        self._index_of = {o.id: o.index for o in bundle.offers}
+        self._version = bundle.version
+
+    def response(self, ranking: Ranking, selection: Selection) -> DecisionResponse:
+        request = ranking.request
+        selected = [self._index_of[o] for o in selection.selected]
+        offers = [self._ranked_offer(rank, i, ranking) for rank, i in enumerate(selected, start=1)]
+        explanation = (
+            self._explain(ranking, selected, selection.blocked) if request.explain else None
+        )
+        return DecisionResponse(
+            decision_id=ranking.decision_id,
+            bundle_version=self._version,
+            customer_id=request.customer.id,
+            channel=request.context.channel,
+            offers=offers,
+            degraded=[DEGRADED_CONTACT_PRESSURE] if selection.degraded_mode else [],
+            explanation=explanation,
+        )
+
+    def _ranked_offer(self, rank: int, i: int, ranking: Ranking) -> RankedOffer:
+        offer: Offer = self._offers[i]
+        return RankedOffer(
+            rank=rank,
+            offer_id=offer.id,
+            name=offer.name,
+            category=offer.category,
+            priority=round(float(ranking.priority[i]), 6),
+            propensity=round(float(ranking.propensity[i]), 6),
+            value=round(float(ranking.value[i]), 2),
+            treatment=dict(offer.treatment),
+        )
+
+    def _explain(
+        self, ranking: Ranking, selected: Sequence[int], blocked: Mapping[str, DropReason]
+    ) -> Explanation:
+        rank_of = {i: rank for rank, i in enumerate(selected, start=1)}
+        candidates = []
+        for offer, verdict in zip(self._offers, ranking.verdicts, strict=True):
+            i = offer.index
+            rank = rank_of.get(i)
+            reason: DropReason | None = None
+            if rank is None:
+                reason = verdict.dropped_by or blocked.get(offer.id, BELOW_LIMIT)
+            candidates.append(
+                Candidate(
+                    offer_id=offer.id,
+                    category=offer.category,
+                    propensity=round(float(ranking.propensity[i]), 6),
+                    value=round(float(ranking.value[i]), 2),
+                    lever=offer.lever,
+                    context_weight=round(float(ranking.weight[i]), 6),
+                    boost=float(ranking.boost[i]),
+                    pinned=verdict.pinned,
+                    priority=round(float(ranking.priority[i]), 6),
+                    outcome="selected" if rank is not None else "dropped",
+                    reason=reason.wire if reason is not None else None,
+                    rank=rank,
+                    rules=list(verdict.fired),
+                )
+            )
+        return Explanation(formula=FORMULA, candidates=candidates)

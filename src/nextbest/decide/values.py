@@ -1,0 +1,122 @@
+"""The values a decision passes from stage to stage; each stage makes new ones.
+
+request -> Facts -> Verdicts -> propensities -> Ranking -> Selection -> Decision
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from nextbest.decide.types import DecisionRequest, DecisionResponse
+from nextbest.fields import Value
+
+__all__ = [
+    "DEGRADED_CONTACT_PRESSURE",
+    "Decision",
+    "DropReason",
+    "Facts",
+    "FloatArray",
+    "Ranking",
+    "Selection",
+    "StageTimings",
+    "Verdict",
+]
+
+FloatArray = npt.NDArray[np.float64]
+Facts = dict[str, Value]
+"""A request's facts by field path; a missing value is an absent key or None."""
+
+DEGRADED_CONTACT_PRESSURE = "contact_pressure"
+
+DropKind = Literal["channel", "rule", "cap", "degraded", "rank"]
+
+
+@dataclass(frozen=True, slots=True)
+class DropReason:
+    """Why an offer is not in the answer: not on the channel, a rule (`id` = rule id), a
+    cap (`id` = policy id), withheld because the contact store could not be asked
+    (`degraded`), or ranked below the limit."""
+
+    kind: DropKind
+    id: str | None = None
+
+    @property
+    def wire(self) -> str:
+        """`channel`, `rule:<id>`, `cap:<id>`, `degraded:contact_pressure` or `rank`."""
+        if self.kind == "degraded":
+            return f"degraded:{DEGRADED_CONTACT_PRESSURE}"
+        return f"{self.kind}:{self.id}" if self.id is not None else self.kind
+
+
+OFF_CHANNEL = DropReason("channel")
+BELOW_LIMIT = DropReason("rank")
+WITHHELD = DropReason("degraded")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What eligibility said about one offer for one request."""
+
+    dropped_by: DropReason | None = None
+    pinned: bool = False
+    boost: float = 1.0
+    fired: tuple[str, ...] = ()
+    """Ids of the rules that dropped, required, pinned or boosted the offer."""
+
+
+ELIGIBLE = Verdict()
+NOT_ON_CHANNEL = Verdict(dropped_by=OFF_CHANNEL)
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimings:
+    """Nanoseconds spent in each stage of one decision."""
+
+    rules_ns: int = 0
+    scoring_ns: int = 0
+    arbitration_ns: int = 0
+    pressure_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The decision before contact pressure: every offer's scores and verdict (catalogue
+    order), and the eligible offers' ids in rank order."""
+
+    request: DecisionRequest
+    decision_id: str
+    facts: Facts
+    order: tuple[str, ...]
+    verdicts: tuple[Verdict, ...]
+    propensity: FloatArray
+    weight: FloatArray
+    value: FloatArray
+    boost: FloatArray
+    priority: FloatArray
+    timings: StageTimings
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The offers contact pressure let through, in rank order; the ones it held back with
+    their reason; and whether the store could not be asked (`degraded_mode` says how the
+    answer was made instead)."""
+
+    selected: tuple[str, ...]
+    blocked: Mapping[str, DropReason] = field(default_factory=dict)
+    degraded_mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The finished decision: the answer, and what it was made from."""
+
+    response: DecisionResponse
+    ranking: Ranking
+    selection: Selection
+    timings: StageTimings

@@ -1,0 +1,24 @@
+"""Parsing a YAML file's bytes, with errors that name the file, the line and the column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from nextbest.errors import BundleError
+
+__all__ = ["parse_yaml"]
+
+
+def parse_yaml(data: bytes, file: str) -> Any:
+    """The document in `data`; BundleError naming `file` and the position when it is not
+    valid UTF-8 YAML."""
+    try:
+        return yaml.safe_load(data.decode("utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        raise BundleError(file, where, f"invalid YAML: {exc.problem}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise BundleError(file, None, f"invalid YAML: {exc}") from exc
