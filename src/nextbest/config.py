@@ -9,6 +9,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from nextbest.errors import FieldError
+from nextbest.validation import split_validation_error
+
 __all__ = ["Settings", "SettingsError", "default_bundle_path"]
 
 _PREFIX = "NEXTBEST_"
@@ -16,8 +19,11 @@ _MODE = r"(fail_closed|fail_open)"
 _MODES = rf"^(?:[a-z][a-z0-9_]*=)?{_MODE}(?:,(?:[a-z][a-z0-9_]*=)?{_MODE})*$"
 
 
-class SettingsError(Exception):
-    """A setting that cannot be used; names the environment variable."""
+class SettingsError(FieldError):
+    """A setting that cannot be used; `field` names the environment variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(None, variable, problem)
 
 
 def default_bundle_path() -> Path:
@@ -89,7 +95,6 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
         try:
             return msgspec.convert(raw, type=cls, strict=False, dec_hook=_to_path)
         except msgspec.ValidationError as exc:
-            message = str(exc)
-            field = message.rpartition("$.")[2].rstrip("`")
+            field, problem = split_validation_error(exc)
             variable = _PREFIX + field.upper() if field in cls.__struct_fields__ else "NEXTBEST_*"
-            raise SettingsError(f"{variable}: {message.partition(' - at')[0]}") from exc
+            raise SettingsError(variable, problem) from exc

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import msgspec
 
 from nextbest.errors import BundleError
 
-__all__ = ["convert_strict", "field_of", "split_validation_error"]
+__all__ = ["convert_strict", "field_of", "refuse_duplicates", "split_validation_error"]
 
 T = TypeVar("T")
 
@@ -42,3 +44,10 @@ def convert_strict(raw: Any, shape: type[T], file: str) -> T:
     except msgspec.ValidationError as exc:
         field, problem = split_validation_error(exc)
         raise BundleError(file, field or None, problem) from exc
+
+
+def refuse_duplicates(ids: Iterable[str], file: str, field: str, what: str) -> None:
+    """A BundleError naming `file` and `field` when an id appears twice."""
+    duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if duplicates:
+        raise BundleError(file, field, f"duplicate {what} ids: {duplicates}")

@@ -175,3 +175,17 @@ def test_response_names_bundle_customer_and_channel(
     assert body["channel"] == "web"
     assert body["degraded"] == []
     assert body["explanation"] is None
+
+
+def test_a_null_attribute_is_a_missing_value(client: TestClient[Any]) -> None:
+    given = {"churn_score": 0.8, "tenure_months": 30}
+    with_null = decide(
+        client, call_reason="complaint", customer_attributes={**given, "owned_products": None}
+    )
+    without = decide(client, call_reason="complaint", customer_attributes=given)
+    assert [o["offer_id"] for o in with_null["offers"]] == [
+        o["offer_id"] for o in without["offers"]
+    ]
+    assert [o["propensity"] for o in with_null["offers"]] == [
+        o["propensity"] for o in without["offers"]
+    ]

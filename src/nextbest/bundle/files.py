@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from nextbest.bundle._schema import BundleFile, ModelsFile, OffersFile
 from nextbest.bundle.manifest import MANIFEST_NAME
 from nextbest.errors import BundleError
-from nextbest.validation import convert_strict
+from nextbest.validation import convert_strict, refuse_duplicates
 from nextbest.yaml_file import parse_yaml
 
 __all__ = [
@@ -66,15 +66,9 @@ def parse_section(data: bytes | None, name: str, shape: type[T], empty: T) -> T:
     return empty if raw is None else convert_strict(raw, shape, name)
 
 
-def _check_unique(ids: list[str], file: str, field: str, what: str) -> None:
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise BundleError(file, field, f"duplicate {what} ids: {duplicates}")
-
-
 def _models(data: bytes | None) -> ModelsFile:
     models = parse_section(data, MODELS_FILE, ModelsFile, ModelsFile())
-    _check_unique([m.id for m in models.models], MODELS_FILE, "models", "model")
+    refuse_duplicates((m.id for m in models.models), MODELS_FILE, "models", "model")
     return models
 
 

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Set
+from typing import cast
 
 from nextbest.bundle._schema import OffersFile, OfferSpec, Vocabulary
 from nextbest.bundle.bundle import Offer
 from nextbest.bundle.files import MODELS_FILE, OFFERS_FILE
 from nextbest.errors import BundleError
 from nextbest.fields import BUILT_IN, Value
+from nextbest.validation import refuse_duplicates
 
 __all__ = ["compile_offers", "offer_facts"]
 
-_OFFER_FIELDS = tuple((f.path, f.reader(), f.kind) for f in BUILT_IN if f.root == "offer")
+_OFFER_FIELDS = tuple((f.path, f.reader()) for f in BUILT_IN if f.root == "offer")
 
 
 def offer_facts(offer: Offer) -> dict[str, Value]:
-    """The offer's facts by field path, read through the field catalogue."""
+    """The offer's facts by field path, read through the field catalogue (a tuple, such
+    as the tags, as the list the rules compare with)."""
     facts: dict[str, Value] = {}
-    for path, read, kind in _OFFER_FIELDS:
-        value = read(offer)
-        facts[path] = list(value) if kind == "string_list" and value is not None else value  # type: ignore[arg-type]
+    for path, read in _OFFER_FIELDS:
+        value: object = read(offer)
+        facts[path] = [str(v) for v in value] if isinstance(value, tuple) else cast(Value, value)
     return facts
 
 
 def compile_offers(
     spec: OffersFile, vocabulary: Vocabulary, model_ids: Set[str]
 ) -> tuple[Offer, ...]:
-    ids = [o.id for o in spec.offers]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise BundleError(OFFERS_FILE, "offers", f"duplicate offer ids: {duplicates}")
+    refuse_duplicates((o.id for o in spec.offers), OFFERS_FILE, "offers", "offer")
     channels = set(vocabulary.channels)
     offers = []
     for index, o in enumerate(spec.offers):

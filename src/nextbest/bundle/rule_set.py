@@ -10,6 +10,7 @@ from nextbest.bundle.files import RULES_FILE
 from nextbest.errors import BundleError
 from nextbest.fields import FieldKind
 from nextbest.rules import ExpressionError, compile_expression
+from nextbest.validation import refuse_duplicates
 
 __all__ = ["compile_rules"]
 
@@ -36,10 +37,7 @@ def _select(selector: Selector | None, offers: tuple[Offer, ...], where: str) ->
 def compile_rules(
     spec: RulesFile, offers: tuple[Offer, ...], fields: Mapping[str, FieldKind]
 ) -> tuple[Rule, ...]:
-    ids = [r.id for r in spec.rules]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise BundleError(RULES_FILE, "rules", f"duplicate rule ids: {duplicates}")
+    refuse_duplicates((r.id for r in spec.rules), RULES_FILE, "rules", "rule")
     rules = []
     for position, r in enumerate(spec.rules):
         where = f"rules[{position}]"

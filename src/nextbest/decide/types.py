@@ -23,7 +23,7 @@ __all__ = [
 
 AttributeValue = str | int | float | bool | list[str]
 Attributes = Annotated[
-    dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue],
+    dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue | None],
     msgspec.Meta(max_length=100),
 ]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]

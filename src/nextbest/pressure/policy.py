@@ -6,7 +6,6 @@ markers a ranked offer must pass, and what a feedback event changes.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -21,7 +20,7 @@ from nextbest.pressure.spec import (
     with_kinds,
 )
 from nextbest.pressure.types import Cap, CapCandidate, DeclineCounter, FeedbackEffect
-from nextbest.validation import convert_strict
+from nextbest.validation import convert_strict, refuse_duplicates
 from nextbest.yaml_file import parse_yaml
 
 __all__ = [
@@ -167,9 +166,7 @@ def _marker_subject(spec: PolicySpec, offer_id: str) -> str:
 def _check_scopes(
     specs: Sequence[PolicySpec], offers: Sequence[_OfferLike], channels: Sequence[str]
 ) -> None:
-    duplicate = sorted(i for i, n in Counter(s.id for s in specs).items() if n > 1)
-    if duplicate:
-        raise BundleError(POLICIES_FILE, "policies", f"duplicate policy ids: {duplicate}")
+    refuse_duplicates((s.id for s in specs), POLICIES_FILE, "policies", "policy")
     ids = {o.id for o in offers}
     for position, spec in enumerate(specs):
         where = f"policies[{position}].scope"
