@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,18 @@ from nextbest.api.app import create_app
 from nextbest.bundle import Bundle, load_bundle, seal_bundle
 from nextbest.decide import Decider
 from redis_server import RedisServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Apps and servers the tests start write their history (`./history` by default)
+    into a directory of the session's, not into the checkout."""
+    previous = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 @pytest.fixture(scope="session")

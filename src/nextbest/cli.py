@@ -6,11 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from nextbest import __version__
 from nextbest.bundle import BundleError, load_bundle, seal_bundle
 from nextbest.config import Settings, SettingsError
+from nextbest.history.factory import check_history_settings
 
 __all__ = ["main"]
 
@@ -81,7 +84,70 @@ def _parser() -> argparse.ArgumentParser:
     train_demo.add_argument("--rows", type=int, default=60_000, help="history rows to generate")
     train_demo.add_argument("--history", type=Path, help="keep the generated history CSV here")
     train_demo.add_argument("--quiet", action="store_true", help="no progress lines")
+    _history_parser(commands)
     return parser
+
+
+def _history_parser(commands: Any) -> None:
+    history = commands.add_parser("history", help="the interaction history")
+    actions = history.add_subparsers(dest="history_command", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export",
+        help="join decisions with responses into a training table",
+        description="One row per presented offer: the request's fields by path, offer.id, "
+        "rank, the logged propensity, decision time, bundle version and the outcome "
+        "(accepted 1; declined, ignored 0; discarded: row dropped).",
+    )
+    export.add_argument(
+        "--source", required=True, help="history directory, or redis://... of the Redis sink"
+    )
+    export.add_argument("--out", type=Path, required=True, help="FILE.csv or FILE.parquet")
+    export.add_argument("--since", type=_moment, help="ISO time (UTC if no offset)")
+    export.add_argument("--until", type=_moment, help="ISO time (UTC if no offset)")
+    export.add_argument(
+        "--window", type=_window, default="7d", help="how long a response may take (7d)"
+    )
+    export.add_argument(
+        "--unanswered",
+        choices=["negative", "drop"],
+        default="negative",
+        help="a presented offer with no response in the window (default: negative)",
+    )
+    export.add_argument("--spec-out", type=Path, help="write a `nextbest train` spec here")
+    export.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _window(text: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: use <n>s, <n>m, <n>h or <n>d")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+def _history(args: argparse.Namespace) -> int:
+    from nextbest.history.export import export_history
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(text, file=sys.stderr)
+
+    summary = export_history(
+        args.source,
+        args.out,
+        since=args.since,
+        until=args.until,
+        window=args.window,
+        unanswered=args.unanswered,
+        spec_out=args.spec_out,
+        progress=say,
+    )
+    print("\n".join(summary.lines()))
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -94,6 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings.from_env()
     bundle = load_bundle(settings.bundle)  # refuse to start on a bad bundle, before binding
+    check_history_settings(settings)
     print(
         f"nextbest {__version__}: serving bundle {bundle.name} {bundle.version} "
         f"on http://{settings.host}:{settings.port} (docs: /schema)",
@@ -176,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "train":
             return _train(args)
+        if args.command == "history":
+            return _history(args)
         return _train_demo(args)
     except (BundleError, SettingsError) as exc:
         print(f"nextbest: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ import msgspec
 from nextbest.errors import FieldError
 from nextbest.validation import split_validation_error
 
-__all__ = ["Settings", "SettingsError", "default_bundle_path"]
+__all__ = ["Settings", "SettingsError", "default_bundle_path", "field_list"]
 
 _PREFIX = "NEXTBEST_"
 _MODE = r"(fail_closed|fail_open)"
@@ -73,6 +73,29 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     bench_floor: bool = False
     """Also serve `POST /bench/floor`, the trivial endpoint the benchmark compares with."""
 
+    history_sink: Literal["file", "redis", "off"] = "file"
+    """Where the interaction history goes: `file` (segments in `history_dir`), `redis`
+    (Redis Streams on `history_redis_url`, default the contact store's Redis) or `off`."""
+    history_dir: Path = Path("history")
+    """The file sink's directory (relative paths are from the working directory)."""
+    history_redis_url: str = ""
+    """The Redis sink's server; empty: `redis_url`."""
+    history_retention_days: Annotated[float, msgspec.Meta(gt=0, le=3660)] = 30.0
+    """How long history is kept (file segments, Redis day streams)."""
+    history_batch_ms: Annotated[int, msgspec.Meta(ge=10, le=60_000)] = 100
+    """Records are written in one batch (one write, one fsync) this often; a crash loses at
+    most this much."""
+    history_queue_size: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 100_000
+    """Records waiting to be written; past this they are dropped and counted."""
+    history_segment_mb: Annotated[int, msgspec.Meta(ge=1, le=10_240)] = 64
+    """A file segment is closed past this size ..."""
+    history_segment_minutes: Annotated[int, msgspec.Meta(ge=1, le=10_080)] = 60
+    """... or this age."""
+    history_fields: str = ""
+    """Comma-separated field paths a decision record keeps (empty: every field)."""
+    history_exclude: str = ""
+    """Comma-separated field paths a decision record never keeps (personal data)."""
+
     def degraded_modes(self) -> tuple[str, dict[str, str]]:
         """(default mode, mode per channel)."""
         default, per_channel = "fail_closed", {}
@@ -98,3 +121,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
             field, problem = split_validation_error(exc)
             variable = _PREFIX + field.upper() if field in cls.__struct_fields__ else "NEXTBEST_*"
             raise SettingsError(variable, problem) from exc
+
+
+def field_list(text: str) -> frozenset[str]:
+    """`customer.clv, context.call_reason` -> the set of paths."""
+    return frozenset(part.strip() for part in text.split(",") if part.strip())

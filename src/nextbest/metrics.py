@@ -29,6 +29,8 @@ __all__ = [
     "CONTENT_TYPE_LATEST",
     "count_degraded",
     "count_feedback",
+    "count_history_dropped",
+    "count_history_written",
     "count_reload",
     "exposition",
     "observe_decision",
@@ -64,6 +66,12 @@ FEEDBACK = Counter(
     "Feedback events, by outcome and status (recorded, duplicate, unavailable).",
     ["outcome", "status"],
 )
+HISTORY_DROPPED = Counter(
+    "nextbest_history_dropped_total",
+    "History records not written, by reason (queue_full, sink_failed).",
+    ["reason"],
+)
+HISTORY_WRITTEN = Counter("nextbest_history_written_total", "History records written.")
 RELOADS = Counter("nextbest_bundle_reloads_total", "Bundle reload attempts, by result.", ["result"])
 BUNDLE = Gauge(
     "nextbest_bundle_info",
@@ -115,6 +123,14 @@ def count_degraded(channel: str, mode: str) -> None:
 
 def count_feedback(outcome: str, status: str) -> None:
     FEEDBACK.labels(outcome, status).inc()
+
+
+def count_history_dropped(reason: str, count: int) -> None:
+    HISTORY_DROPPED.labels(reason).inc(count)
+
+
+def count_history_written(count: int) -> None:
+    HISTORY_WRITTEN.inc(count)
 
 
 def count_reload(result: str) -> None:

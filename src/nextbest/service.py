@@ -16,6 +16,7 @@ import structlog
 from nextbest.decide.decider import Decider
 from nextbest.decide.types import DecisionRequest
 from nextbest.decide.values import WITHHELD, Decision, DropReason, Selection
+from nextbest.history.recorder import HistoryRecorder
 from nextbest.metrics import count_degraded, observe_decision
 from nextbest.pressure.gate import GateResult, PressureGate
 
@@ -30,9 +31,15 @@ def _selection(result: GateResult) -> Selection:
     return Selection(result.selected, blocked, result.degraded_mode)
 
 
-async def decide(decider: Decider, gate: PressureGate, request: DecisionRequest) -> Decision:
+async def decide(
+    decider: Decider,
+    gate: PressureGate,
+    request: DecisionRequest,
+    history: HistoryRecorder | None = None,
+) -> Decision:
     """Rank, then take the top `limit` that the caps allow; unless `dry_run`, the offers
-    returned are recorded as contacts in the same atomic store call as the check."""
+    returned are recorded as contacts in the same atomic store call as the check, and the
+    decision is handed to the history."""
     started = time.perf_counter_ns()
     decision_id = uuid.uuid4().hex
     bundle = decider.bundle
@@ -55,6 +62,8 @@ async def decide(decider: Decider, gate: PressureGate, request: DecisionRequest)
         pressure_ns = time.perf_counter_ns() - before_store
         decision = decider.finish(ranking, _selection(result), pressure_ns)
         _record(decision, result, time.perf_counter_ns() - started)
+        if history is not None:
+            history.decision(decision, bundle.name)
     return decision
 
 

@@ -24,6 +24,7 @@ def test_ready_with_the_embedded_store(decider: Decider) -> None:
         "status": "ready",
         "bundle_version": decider.bundle.version,
         "contact_store": "ok",
+        "history": "ok",
     }
 
 

@@ -25,6 +25,8 @@ from nextbest.api.state import Serving
 from nextbest.bundle import load_bundle
 from nextbest.config import Settings
 from nextbest.decide.decider import Decider
+from nextbest.history.factory import field_filter, open_history
+from nextbest.history.recorder import HistoryRecorder
 from nextbest.logging import configure_logging
 from nextbest.metrics import set_bundle
 from nextbest.pressure.factory import open_gate
@@ -52,13 +54,20 @@ def create_app(
     store the settings name). On start-up the app readies the store (and watches the
     bundle if asked); on shutdown it stops watching and closes the store."""
     settings = settings or Settings()
-    serving = Serving(decider, gate or open_gate(settings))
+    writer = open_history(settings)
+    serving = Serving(
+        decider,
+        gate or open_gate(settings),
+        HistoryRecorder(writer, field_filter(settings)) if writer is not None else None,
+    )
     reloader = BundleReloader(serving, decider.bundle.path)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         """The store, the bundle watcher and readiness live as long as the app."""
         await serving.gate.reachable(prepare=True, timeout_s=STARTUP_STORE_WAIT_S)
+        if writer is not None:
+            await writer.start()
         stop_watching = asyncio.Event()
         watcher = (
             asyncio.create_task(reloader.watch(settings.watch_quiet_ms, stop_watching))
@@ -73,6 +82,9 @@ def create_app(
             stop_watching.set()
             if watcher is not None:
                 await watcher
+            if writer is not None:
+                await writer.aclose()
+                _log.info("history_closed", written=writer.written, dropped=writer.dropped)
             await serving.gate.aclose()
             _log.info("contact_store_closed")
 

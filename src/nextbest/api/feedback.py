@@ -15,6 +15,7 @@ from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import FeedbackReceipt, FeedbackRequest
 from nextbest.errors import InvalidRequestError
+from nextbest.history.build import response_record
 from nextbest.metrics import count_feedback
 from nextbest.pressure import StoreUnavailableError
 
@@ -63,10 +64,10 @@ class FeedbackRoutes(Controller):
             data.channel, data.offer_id, data.outcome, f"{data.decision_id}:{data.offer_id}", key
         )
         gate = serving.gate
+        now_ms = gate.clock_ms()
+        occurred_ms = _event_time_ms(data, now_ms)
         try:
-            applied = await gate.feedback(
-                data.customer_id, effect, _event_time_ms(data, gate.clock_ms())
-            )
+            applied = await gate.feedback(data.customer_id, effect, occurred_ms)
         except StoreUnavailableError as exc:
             count_feedback(data.outcome, "unavailable")
             _log.warning(
@@ -78,6 +79,19 @@ class FeedbackRoutes(Controller):
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             ) from exc
         count_feedback(data.outcome, "recorded" if applied else "duplicate")
+        if applied and serving.history is not None:
+            serving.history.response(
+                response_record(
+                    decision_id=data.decision_id,
+                    offer_id=data.offer_id,
+                    customer_id=data.customer_id,
+                    channel=data.channel,
+                    outcome=data.outcome,
+                    occurred_ms=occurred_ms,
+                    received_ms=now_ms,
+                    key=key,
+                )
+            )
         _log.info(
             "feedback",
             bundle_version=bundle.version,

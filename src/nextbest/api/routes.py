@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
@@ -17,6 +19,12 @@ from nextbest.decide import DecisionRequest, DecisionResponse
 from nextbest.metrics import CONTENT_TYPE_LATEST, exposition
 
 __all__ = ["DecisionRoutes", "HealthRoutes", "metrics"]
+
+
+def _history_state(serving: Serving) -> Literal["ok", "degraded", "off"]:
+    if serving.history is None:
+        return "off"
+    return "degraded" if serving.history.degraded else "ok"
 
 
 def _serving(state: State) -> Serving:
@@ -38,7 +46,7 @@ class DecisionRoutes(Controller):
     async def decide(self, state: State, data: JSONBody[DecisionRequest]) -> DecisionResponse:
         """Rank the catalogue's activities for one customer in one context."""
         serving = _serving(state)
-        decision = await service.decide(serving.decider, serving.gate, data)
+        decision = await service.decide(serving.decider, serving.gate, data, serving.history)
         return decision.response
 
     @get("/offers", summary="The activity catalogue")
@@ -102,6 +110,7 @@ class HealthRoutes(Controller):
                 status="ready",
                 bundle_version=serving.decider.bundle.version,
                 contact_store="ok" if reachable else "degraded",
+                history=_history_state(serving),
             )
         )
 

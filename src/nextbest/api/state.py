@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nextbest.decide.decider import Decider
+from nextbest.history.recorder import HistoryRecorder
 from nextbest.pressure.gate import PressureGate
 
 __all__ = ["Serving"]
@@ -17,5 +18,7 @@ class Serving:
 
     decider: Decider
     gate: PressureGate
+    history: HistoryRecorder | None = None
+    """Where decisions and responses are recorded; None when the history is off."""
     started: bool = False
     """Start-up has finished (the store was tried); until then the service is not ready."""

@@ -81,6 +81,8 @@ class Health(_Out, frozen=True, omit_defaults=True):
     status: str
     bundle_version: str | None = None
     contact_store: Literal["ok", "degraded"] | None = None
+    history: Literal["ok", "degraded", "off"] | None = None
+    """`degraded` while history records are being dropped (queue full or sink failing)."""
 
 
 class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
