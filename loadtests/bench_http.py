@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import itertools
 import os
 import secrets
 import shlex
@@ -50,6 +51,7 @@ from nextbest.decide import Decider
 
 _ID = "__CUSTOMER_ID__"
 _STORES = ("embedded", "redis")
+_HISTORY = ("off", "file", "redis")
 _TEMPLATES = 2000
 _SERVER_NOTES = {
     "uvicorn": "uvicorn via `nextbest serve` (uvloop, httptools)",
@@ -131,8 +133,9 @@ class Bench:
             server.host, server.port, payloads.__getitem__, rate=rate, duration_s=duration
         )
 
-    def measure(self, server: RunningServer, workers: int, store: str) -> None:
+    def measure(self, server: RunningServer, workers: int, store: str, history: str) -> None:
         args = self.args
+        store = f"{store}/{history}"  # the row's label
         say(f"  workers {workers}, {store}: warm-up {args.warmup:g} s per endpoint")
         for endpoint in ("/bench/floor", "/v1/decisions"):
             self._closed(server, endpoint, "warm" + endpoint.rsplit("/", 1)[1], args.warmup)
@@ -157,7 +160,9 @@ def _loadavg() -> str:
 
 
 def print_tables(bench: Bench) -> None:
-    print(f"{'workers':>7}  {'store':<8}  {'endpoint':<14} {'rps':>8} {'p50 ms':>7} ", end="")
+    print(
+        f"{'workers':>7}  {'store/history':<14}  {'endpoint':<14} {'rps':>8} {'p50 ms':>7} ", end=""
+    )
     print(f"{'p99 ms':>7} {'errors':>6} {'degraded':>8} {'wrk cpu':>7}  {'vs floor':>8}")
     floors: dict[tuple[int, str], float] = {}
     for row in bench.rows:
@@ -168,7 +173,7 @@ def print_tables(bench: Bench) -> None:
         elif floors.get((row.workers, row.store)):
             ratio = f"{r.rps / floors[(row.workers, row.store)]:8.1%}"
         print(
-            f"{row.workers:>7}  {row.store:<8}  {row.endpoint:<14} {r.rps:8.0f} "
+            f"{row.workers:>7}  {row.store:<14}  {row.endpoint:<14} {r.rps:8.0f} "
             f"{r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.errors:>6} {r.degraded:>8} "
             f"{r.cpu_share:7.0%}  {ratio:>8}"
         )
@@ -178,14 +183,14 @@ def print_tables(bench: Bench) -> None:
         print(f"/v1/decisions open loop at {share} of the saturation rps above")
         print("(latency from schedule; 'send' from when the request was written)")
         print(
-            f"{'workers':>7}  {'store':<8}  {'rate/s':>7} {'got/s':>7} {'p50 ms':>7} "
+            f"{'workers':>7}  {'store/history':<14}  {'rate/s':>7} {'got/s':>7} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'send p99':>8} {'lag p99':>7} {'errors':>6} {'degraded':>8} "
             f"{'gen cpu':>7}"
         )
         for row in bench.open_rows:
             o = row.result
             print(
-                f"{row.workers:>7}  {row.store:<8}  {o.rate:7.0f} {o.achieved:7.0f} "
+                f"{row.workers:>7}  {row.store:<14}  {o.rate:7.0f} {o.achieved:7.0f} "
                 f"{o.p50_ms:7.2f} {o.p99_ms:7.2f} {o.send_p99_ms:8.2f} {o.lag_p99_ms:7.2f} "
                 f"{o.errors:>6} {o.degraded:>8} {o.cpu_share:7.0%}"
             )
@@ -236,6 +241,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stores", nargs="+", choices=_STORES, default=list(_STORES), help="default: both"
+    )
+    parser.add_argument(
+        "--history",
+        nargs="+",
+        choices=_HISTORY,
+        default=["file"],
+        help="interaction history sinks to measure, each with every store (default: file, "
+        "the service's default); `off file redis` gives the history's cost",
     )
     parser.add_argument(
         "--open-loop-share",
@@ -297,7 +310,7 @@ def main() -> None:
     load_before = _loadavg()
     command = shlex.join([Path(sys.executable).name, *sys.argv])
 
-    need_redis = "redis" in args.stores or args.in_process
+    need_redis = "redis" in args.stores or "redis" in args.history or args.in_process
     with (
         _workdir(args) as work,
         redis_server() if need_redis else contextlib.nullcontext("") as redis_url,
@@ -305,12 +318,18 @@ def main() -> None:
         bench = Bench(args, wrk, bundle, work)
         env = {"NEXTBEST_BENCH_FLOOR": "true", "NEXTBEST_LOG_LEVEL": args.log_level}
         for workers in args.workers:
-            for store in args.stores:
-                store_env = {**env, "NEXTBEST_REDIS_URL": redis_url if store == "redis" else ""}
+            for store, history in itertools.product(args.stores, args.history):
+                server_env = {
+                    **env,
+                    "NEXTBEST_REDIS_URL": redis_url if store == "redis" else "",
+                    "NEXTBEST_HISTORY_SINK": history,
+                    "NEXTBEST_HISTORY_DIR": str(work / f"history-{workers}-{store}"),
+                    "NEXTBEST_HISTORY_REDIS_URL": redis_url or "",
+                }
                 with nextbest_server(
-                    workers=workers, log_dir=work, server=args.server, env=store_env
+                    workers=workers, log_dir=work, server=args.server, env=server_env
                 ) as server:
-                    bench.measure(server, workers, store)
+                    bench.measure(server, workers, store, history)
 
         print(f"nextbest HTTP benchmark, {started:%Y-%m-%d %H:%M} UTC: {command}")
         print(

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from nextbest.training.catalogue import OfferInfo, Vocabulary
 
-__all__ = ["History", "generate_demo_history"]
+__all__ = ["History", "acceptance_logit", "generate_demo_history"]
 
 History = dict[str, NDArray[Any]]
 """Columnar rows: one array per feature name, plus ``accepted`` (int8, 0/1)."""
@@ -75,6 +75,76 @@ def _weights(values: Sequence[str], table: Mapping[str, float]) -> NDArray[np.fl
 
 def _pick(values: Sequence[str], codes: NDArray[np.int64]) -> NDArray[np.object_]:
     return np.array(values, dtype=object)[codes]
+
+
+def acceptance_logit(
+    *,
+    offer_id: NDArray[np.object_],
+    category: NDArray[np.object_],
+    recovery: NDArray[np.bool_],
+    stage: NDArray[np.object_],
+    clv: NDArray[np.float64],
+    churn: NDArray[np.float64],
+    channel: NDArray[np.object_],
+    reason: NDArray[np.object_],
+    wait: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """The generating process's log-odds of acceptance for each row (the presented offer,
+    with its `service_recovery` tag, and the customer and contact), before the per-row
+    noise that the data does not show. The ground truth of simulations."""
+    logit = np.array([_BASE_LOGIT.get(c, -3.4) for c in category], dtype=np.float64)
+
+    def add(mask: NDArray[np.bool_], effect: float | NDArray[np.float64]) -> None:
+        nonlocal logit
+        logit = logit + np.where(mask, effect, 0.0)
+
+    sales = np.isin(category, _SALES)
+    upsell, cross, retention = (
+        category == "upsell",
+        category == "cross_sell",
+        category == "retention",
+    )
+    long_wait = np.nan_to_num(wait, nan=0.0) > _LONG_WAIT_S
+    log_clv = np.log(clv) - 7.0
+    loyal, new, growing = stage == "loyal", stage == "new", stage == "growing"
+    at_risk, lapsed = stage == "at_risk", stage == "lapsed"
+
+    add(sales & np.isin(reason, ["complaint", "contract_cancellation"]), -2.2)
+    add(sales & long_wait, -1.8)
+    add(sales, -0.0015 * np.minimum(np.nan_to_num(wait, nan=0.0), _LONG_WAIT_S))
+    add(upsell & loyal, 1.0)
+    add(upsell & growing, 0.3)
+    add(upsell & new, -0.6)
+    add(cross & new, -0.4)
+    add(upsell, 0.35 * log_clv)
+    add(np.isin(offer_id, ["solar_consultation", "heat_pump_consultation"]), 0.4 * log_clv)
+    add((offer_id == "app_onboarding") & new, 2.0)
+    add((offer_id == "app_onboarding") & growing, 0.8)
+    add((offer_id == "paperless_billing") & new, 1.5)
+    add((offer_id == "paperless_billing") & growing, 0.5)
+    move = reason == "move_house"
+    add(move & cross, 1.0)
+    add(move & (offer_id == "gas_supply"), 1.0)
+    add(move & (offer_id == "broadband_bundle"), 0.8)
+    add((reason == "tariff_change") & upsell, 0.8)
+    add(retention, 3.0 * (churn - 0.35))
+    add(retention & at_risk, 0.7)
+    add(retention & (reason == "contract_cancellation"), 1.6)
+    add(retention & loyal, -0.5)
+    winback = offer_id == "winback_welcome_back"
+    add(winback, np.where(lapsed, 2.2, -1.5))
+    add((offer_id == "payment_plan") & (reason == "payment_issue"), 3.0)
+    add((offer_id == "payment_plan") & (reason == "billing_question"), 0.8)
+    add((offer_id == "billing_explanation") & (reason == "billing_question"), 2.0)
+    outage = offer_id == "outage_status_update"
+    add(outage, np.where(reason == "outage_report", 3.5, -1.0))
+    complaint = reason == "complaint"
+    add(recovery, np.where(complaint | long_wait, 2.6 * complaint + 1.8 * long_wait, -1.2))
+    meter = reason == "meter_reading"
+    add(meter & (offer_id == "smart_meter"), 2.0)
+    add(meter & (offer_id == "app_onboarding"), 0.7)
+    add(channel == "web", -0.2)
+    return logit
 
 
 def generate_demo_history(
@@ -137,58 +207,17 @@ def generate_demo_history(
     recovery = np.array(["service_recovery" in o.tags for o in offers])[offer_code]
 
     # --- the response
-    logit = np.array([_BASE_LOGIT.get(c, -3.4) for c in category], dtype=np.float64)
-
-    def add(mask: NDArray[np.bool_], effect: float | NDArray[np.float64]) -> None:
-        nonlocal logit
-        logit = logit + np.where(mask, effect, 0.0)
-
-    sales = np.isin(category, _SALES)
-    upsell, cross, retention = (
-        category == "upsell",
-        category == "cross_sell",
-        category == "retention",
+    logit = acceptance_logit(
+        offer_id=offer_id,
+        category=category,
+        recovery=recovery,
+        stage=stage,
+        clv=clv,
+        churn=churn,
+        channel=channel,
+        reason=reason,
+        wait=wait,
     )
-    long_wait = np.nan_to_num(wait, nan=0.0) > _LONG_WAIT_S
-    log_clv = np.log(clv) - 7.0
-    loyal, new, growing = stage == "loyal", stage == "new", stage == "growing"
-    at_risk, lapsed = stage == "at_risk", stage == "lapsed"
-
-    add(sales & np.isin(reason, ["complaint", "contract_cancellation"]), -2.2)
-    add(sales & long_wait, -1.8)
-    add(sales, -0.0015 * np.minimum(np.nan_to_num(wait, nan=0.0), _LONG_WAIT_S))
-    add(upsell & loyal, 1.0)
-    add(upsell & growing, 0.3)
-    add(upsell & new, -0.6)
-    add(cross & new, -0.4)
-    add(upsell, 0.35 * log_clv)
-    add(np.isin(offer_id, ["solar_consultation", "heat_pump_consultation"]), 0.4 * log_clv)
-    add((offer_id == "app_onboarding") & new, 2.0)
-    add((offer_id == "app_onboarding") & growing, 0.8)
-    add((offer_id == "paperless_billing") & new, 1.5)
-    add((offer_id == "paperless_billing") & growing, 0.5)
-    move = reason == "move_house"
-    add(move & cross, 1.0)
-    add(move & (offer_id == "gas_supply"), 1.0)
-    add(move & (offer_id == "broadband_bundle"), 0.8)
-    add((reason == "tariff_change") & upsell, 0.8)
-    add(retention, 3.0 * (churn - 0.35))
-    add(retention & at_risk, 0.7)
-    add(retention & cancelling, 1.6)
-    add(retention & loyal, -0.5)
-    winback = offer_id == "winback_welcome_back"
-    add(winback, np.where(lapsed, 2.2, -1.5))
-    add((offer_id == "payment_plan") & (reason == "payment_issue"), 3.0)
-    add((offer_id == "payment_plan") & (reason == "billing_question"), 0.8)
-    add((offer_id == "billing_explanation") & (reason == "billing_question"), 2.0)
-    outage = offer_id == "outage_status_update"
-    add(outage, np.where(reason == "outage_report", 3.5, -1.0))
-    complaint = reason == "complaint"
-    add(recovery, np.where(complaint | long_wait, 2.6 * complaint + 1.8 * long_wait, -1.2))
-    meter = reason == "meter_reading"
-    add(meter & (offer_id == "smart_meter"), 2.0)
-    add(meter & (offer_id == "app_onboarding"), 0.7)
-    add(channel == "web", -0.2)
     logit = logit + rng.normal(0.0, 0.5, n_rows)  # what the data does not show
     accepted = (rng.random(n_rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int8)
 
