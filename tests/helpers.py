@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import pytest
 
@@ -89,3 +89,26 @@ def wait_ready(base: str, process: subprocess.Popen[str], timeout: float = 30.0)
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     pytest.fail("server did not become ready")
+
+
+T = TypeVar("T")
+
+
+def wait_until(
+    probe: Callable[[], T],
+    done: Callable[[T], bool] = bool,
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "the condition",
+) -> T:
+    """Call `probe` until `done` holds for its value (which is returned), or fail after
+    `timeout` seconds: waiting on the observable state, not on a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not hold within {timeout:.0f} s; last value: {value!r}")
+        time.sleep(interval)

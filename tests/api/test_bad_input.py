@@ -87,16 +87,87 @@ def test_unknown_channel_lists_the_allowed_values(client: TestClient[Any]) -> No
     assert "web" in response.json()["detail"]
 
 
+# The documented split (README, "Errors"): 400 when the body is not JSON at all, 422 when
+# it is JSON of the wrong shape or with wrong values. An empty body and invalid UTF-8 are
+# left to the tests of their own fix.
+NOT_JSON = [
+    pytest.param(b"not json", id="words"),
+    pytest.param(b"{", id="unclosed object"),
+    pytest.param(b'{"', id="unclosed key"),
+    pytest.param(b"{'customer': {}}", id="single quotes"),
+    pytest.param(b"nul", id="truncated null"),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "raw"),
+    [
+        *[pytest.param("/v1/decisions", *p.values, id=f"decisions-{p.id}") for p in NOT_JSON],
+        *[pytest.param("/v1/feedback", *p.values, id=f"feedback-{p.id}") for p in NOT_JSON],
+        pytest.param("/v1/decisions", b'{"customer": {"id": "C-1"}', id="decisions-truncated"),
+        pytest.param("/v1/decisions", b'{"customer": {"id": "C-1"},}', id="decisions-comma"),
+        pytest.param(
+            "/v1/decisions",
+            b'{"customer": {"id": "C-1"}, "context": {"channel": "web"}} {}',
+            id="decisions-two documents",
+        ),
+        pytest.param("/v1/feedback", b'{"decision_id": "d-1"', id="feedback-truncated"),
+        pytest.param("/v1/feedback", b'{"decision_id": "d-1",}', id="feedback-comma"),
+    ],
+)
+def test_a_body_that_is_not_json_is_a_400_problem(
+    client: TestClient[Any], route: str, raw: bytes
+) -> None:
+    response = client.post(route, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 400
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the typed decoder validates while it parses, so broken JSON whose first"
+    " wrong value comes before the break is answered 422 instead of 400",
+)
 @pytest.mark.parametrize(
     "raw",
-    [b"not json", b"{", b"[]", b'"a string"', b"", b'{"customer": {"id": "C-1"}'],
+    [
+        pytest.param(b'{"limit": "3"', id="truncated after a wrong type"),
+        pytest.param(b"[1, 2", id="unclosed array"),
+        pytest.param(b'{"surprise": 1, ', id="truncated after an unknown field"),
+        pytest.param(b'{"limit": 3} {"limit": 4}', id="two documents, the first incomplete"),
+    ],
 )
-def test_malformed_json_is_a_400_or_422_problem(client: TestClient[Any], raw: bytes) -> None:
+def test_broken_json_is_a_400_wherever_the_first_wrong_value_is(
+    client: TestClient[Any], raw: bytes
+) -> None:
     response = client.post(
         "/v1/decisions", content=raw, headers={"content-type": "application/json"}
     )
-    assert response.status_code in (400, 422), response.text
-    assert response.json()["status"] == response.status_code
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"[]", id="array"),
+        pytest.param(b'"a string"', id="string"),
+        pytest.param(b"3", id="number"),
+        pytest.param(b"null", id="null"),
+        pytest.param(b"{}", id="empty object"),
+        pytest.param(b'{"customer": {"id": "C-1"}}', id="no context"),
+        pytest.param(b'{"customer": [], "context": {"channel": "web"}}', id="customer array"),
+    ],
+)
+@pytest.mark.parametrize("route", ["/v1/decisions", "/v1/feedback"])
+def test_json_of_the_wrong_shape_is_a_422_problem(
+    client: TestClient[Any], route: str, raw: bytes
+) -> None:
+    response = client.post(route, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 422
     assert "Traceback" not in response.text
 
 
