@@ -1,0 +1,152 @@
+"""The embedded store and the Lua scripts on a real redis-server answer alike: random
+sequences of selects and feedback (caps, back-offs, decline counters, discarded releases,
+duplicate and back-dated events), on a clock the test moves, give the same answers.
+
+Windows and pauses are a minute or more and each sequence runs in well under that, so the
+TTLs Redis counts on its own clock never end a key the test's clock still holds live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nextbest.pressure import (
+    Cap,
+    CapCandidate,
+    DeclineCounter,
+    FeedbackEffect,
+    MemoryContactStore,
+)
+from nextbest.pressure.redis import RedisContactStore
+from redis_server import RedisServer
+
+MINUTE = 60_000
+DURATIONS = (MINUTE, 2 * MINUTE, 60 * MINUTE)
+STEPS = (0, 1, MINUTE - 1, MINUTE, MINUTE + 1, 2 * MINUTE, 60 * MINUTE, 24 * 60 * MINUTE)
+OFFERS = ("o0", "o1", "o2", "o3")
+DECISIONS = ("d0", "d1", "d2")
+
+
+@dataclass(frozen=True)
+class Select:
+    decision: str
+    ranked: tuple[CapCandidate, ...]
+    limit: int
+    record: bool
+
+
+@dataclass(frozen=True)
+class Feedback:
+    effect: FeedbackEffect
+    back_ms: int
+    """How long ago the event happened (feedback with an `occurred_at` in the past)."""
+
+
+@dataclass(frozen=True)
+class Advance:
+    ms: int
+
+
+Step = Select | Feedback | Advance
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> list[Step]:
+    caps = [
+        Cap(f"cap{i}", draw(st.integers(1, 3)), draw(st.sampled_from(DURATIONS)))
+        for i in range(draw(st.integers(0, 3)))
+    ]
+    counters = [
+        DeclineCounter(
+            f"dc{i}",
+            draw(st.sampled_from(DURATIONS)),
+            draw(st.integers(1, 3)),
+            f"dc{i}:scope",
+            draw(st.sampled_from(DURATIONS)),
+        )
+        for i in range(draw(st.integers(0, 2)))
+    ]
+    backoffs = [f"bo{i}" for i in range(draw(st.integers(0, 2)))]
+    candidates = {}
+    for offer in OFFERS:
+        own_caps = [c for c in caps if draw(st.booleans())]
+        markers = [f"{b}:{offer}" for b in backoffs if draw(st.booleans())]
+        markers += [c.pause_marker for c in counters if draw(st.booleans())]
+        candidates[offer] = CapCandidate(offer, tuple(own_caps), tuple(markers))
+
+    def effect() -> FeedbackEffect:
+        offer = draw(st.sampled_from(OFFERS))
+        decision = draw(st.sampled_from(DECISIONS))
+        candidate = candidates[offer]
+        release = [c.policy_id for c in candidate.caps if draw(st.booleans())]
+        offer_markers = [m for m in candidate.backoffs if m.startswith("bo")]
+        markers = [
+            (m, draw(st.sampled_from(DURATIONS))) for m in offer_markers if draw(st.booleans())
+        ]
+        declines = [c for c in counters if draw(st.booleans())]
+        return FeedbackEffect(
+            idempotency_key=draw(st.sampled_from(("k0", "k1", "k2", "k3", "k4", "k5"))),
+            contact=f"{decision}:{offer}",
+            release_from=tuple(release),
+            set_markers=tuple(markers),
+            count_declines=tuple(declines),
+        )
+
+    steps: list[Step] = []
+    for _ in range(draw(st.integers(1, 25))):
+        kind = draw(st.sampled_from(("select", "select", "feedback", "advance")))
+        if kind == "select":
+            ranked = draw(st.permutations(OFFERS))[: draw(st.integers(1, len(OFFERS)))]
+            steps.append(
+                Select(
+                    draw(st.sampled_from(DECISIONS)),
+                    tuple(candidates[o] for o in ranked),
+                    draw(st.integers(1, 4)),
+                    draw(st.booleans()),
+                )
+            )
+        elif kind == "feedback":
+            steps.append(Feedback(effect(), draw(st.sampled_from((0, 0, 1, MINUTE, 30 * MINUTE)))))
+        else:
+            steps.append(Advance(draw(st.sampled_from(STEPS))))
+    return steps
+
+
+async def _run_both(url: str, steps: list[Step]) -> None:
+    memory = MemoryContactStore()
+    redis = RedisContactStore.from_url(url, timeout_s=2.0)
+    customer = f"C-diff-{uuid.uuid4().hex}"
+    now = time.time_ns() // 1_000_000
+    try:
+        for number, step in enumerate(steps):
+            if isinstance(step, Advance):
+                now += step.ms
+                continue
+            if isinstance(step, Select):
+                args = (customer, step.decision, step.ranked, step.limit, now, step.record)
+                expected: Any = await memory.select(*args)
+                actual: Any = await redis.select(*args)
+            else:
+                at = now - step.back_ms
+                expected = await memory.apply_feedback(customer, step.effect, at)
+                actual = await redis.apply_feedback(customer, step.effect, at)
+            assert actual == expected, f"step {number}: {step}"
+    finally:
+        await redis.aclose()
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=scenarios())
+def test_memory_and_redis_stores_agree_on_any_sequence(
+    redis_session: RedisServer, steps: list[Step]
+) -> None:
+    if not redis_session.running:
+        redis_session.start()
+    asyncio.run(_run_both(redis_session.url, steps))
