@@ -1,12 +1,15 @@
-"""Processes the benchmarks start and own: a redis-server and a nextbest server.
+"""The processes the benchmarks and the test suite start and own: a redis-server and a
+nextbest server. One implementation for both (tests/ imports this module; this module
+imports nothing from tests/).
 
-Both listen on a free loopback port, write their output to a file (a pipe nobody reads
-fills up and blocks the server) and are stopped, by their own process id, on the way out.
+Both listen on a free loopback port and are stopped, by their own process id, on the way
+out. A server's output goes to a file (a pipe nobody reads fills up and blocks it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -17,15 +20,28 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
-__all__ = ["RunningServer", "free_port", "nextbest_server", "redis_server"]
+__all__ = [
+    "RedisServer",
+    "RunningServer",
+    "ServerError",
+    "free_port",
+    "nextbest_server",
+    "redis_server",
+    "start_nextbest",
+]
 
 _SERVERS = ("uvicorn", "granian")
+
+
+class ServerError(RuntimeError):
+    """A server process did not start, or did not become ready; names its log."""
 
 
 def free_port() -> int:
@@ -35,67 +51,137 @@ def free_port() -> int:
         return port
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+def _stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    """SIGTERM, then SIGKILL after `timeout` s; the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
+def _redis_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (Debian: apt-get install redis-server)")
+    return binary
+
+
+class RedisServer:
+    """A redis-server on a free loopback port, without persistence. `stop()` and `start()`
+    again on the same port simulate an outage."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._binary = _redis_binary()
+        self._workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [
+                self._binary,
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self._workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        with redis.Redis(port=self.port, socket_timeout=0.5) as client:
+            while True:
+                try:
+                    client.ping()
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or self._process.poll() is not None:
+                        raise
+                    time.sleep(0.02)
+                else:
+                    return
+
+    def stop(self) -> None:
+        if self._process is not None:
+            _stop(self._process, timeout=10)
+            self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, decode_responses=True)
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flushall()
+            client.config_resetstat()
 
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """A throw-away redis-server on a free loopback port (no persistence); its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (Debian: apt-get install redis-server)")
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    with tempfile.TemporaryDirectory(prefix="nextbest-bench-redis-") as workdir:
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="nextbest-redis-") as workdir:
+        server = RedisServer(Path(workdir))
+        server.start()
         try:
-            deadline = time.monotonic() + 10
-            with redis.Redis.from_url(url, socket_timeout=0.5) as client:
-                while True:
-                    try:
-                        client.ping()
-                        break
-                    except redis.ConnectionError:
-                        if time.monotonic() > deadline or process.poll() is not None:
-                            raise
-                        time.sleep(0.05)
-            yield url
+            yield server.url
         finally:
-            _stop(process)
+            server.stop()
 
 
 @dataclass(frozen=True)
 class RunningServer:
+    """A server process started by `start_nextbest` (ready once `nextbest_server` yields it)."""
+
     base: str
     """e.g. http://127.0.0.1:39211"""
     host: str
     port: int
     pid: int
     log: Path
+    """Its stdout and stderr (JSON lines, unless the settings say otherwise)."""
+    process: subprocess.Popen[bytes]
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (a clean shutdown), SIGKILL after `timeout` s; the exit status."""
+        return _stop(self.process, timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until `GET /health/ready` answers 200; ServerError if the process exits first or
+        the time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(
+                    f"the server exited early (status {self.process.returncode}): "
+                    f"{self.output()[-3000:] or '(no output)'}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base}/health/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        raise ServerError(f"the server did not become ready within {timeout:.0f} s; see {self.log}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def events(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far, decoded."""
+        return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
 
 
-def _command(server: str, port: int, workers: int) -> list[str]:
-    if server == "uvicorn":
-        return [sys.executable, "-m", "nextbest.cli", "serve", "--port", str(port)]
+def _command(server: str, port: int, workers: int, args: Sequence[str]) -> list[str]:
+    if server == "uvicorn":  # the port and the workers come from the environment
+        return [sys.executable, "-m", "nextbest.cli", "serve", *args]
     # granian has no place in `nextbest serve`; it runs the same app factory with the
     # settings of server.py (uvloop, no access log) so that the two can be compared.
     binary = Path(sys.executable).with_name("granian")
@@ -113,37 +199,25 @@ def _command(server: str, port: int, workers: int) -> list[str]:
         "--no-access-log",
         "--log-level", "warning",
         "nextbest.api.app:create_app_from_env",
+        *args,
     ]  # fmt: skip
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited early (status {process.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(f"{base}/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    raise SystemExit(f"the server did not become ready within {timeout:.0f} s; see {log}")
-
-
-@contextlib.contextmanager
-def nextbest_server(
+def start_nextbest(
     *,
-    workers: int,
     log_dir: Path,
+    workers: int = 1,
     server: str = "uvicorn",
+    args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
-    ready_timeout: float = 60.0,
-) -> Iterator[RunningServer]:
-    """The service in a child process on a free loopback port, ready to answer; its log
-    (JSON lines) goes to a file in `log_dir`. Stopped with SIGTERM on the way out."""
+    port: int | None = None,
+) -> RunningServer:
+    """`nextbest serve` (or granian on the same app factory) in a child process on a free
+    loopback port, its output in a file in `log_dir`; not waited for. `args` go to the
+    command line, `env` (`NEXTBEST_*` settings) over this process's environment."""
     if server not in _SERVERS:
         raise ValueError(f"unknown server {server!r}; one of {', '.join(_SERVERS)}")
-    port = free_port()
+    port = port or free_port()
     environment = {
         **os.environ,
         "NEXTBEST_PORT": str(port),
@@ -151,20 +225,36 @@ def nextbest_server(
         "NEXTBEST_LOG_FORMAT": "json",
         **(env or {}),
     }
-    metrics_dir = None
     if server == "granian" and workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in environment:
-        metrics_dir = tempfile.TemporaryDirectory(prefix="nextbest-metrics-")
-        environment["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+        metrics_dir = log_dir / f"metrics-{port}"
+        metrics_dir.mkdir()
+        environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     log = log_dir / f"server-{server}-w{workers}-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            _command(server, port, workers), stdout=out, stderr=out, env=environment
+            _command(server, port, workers, args), stdout=out, stderr=out, env=environment
         )
     base = f"http://127.0.0.1:{port}"
+    return RunningServer(
+        base=base, host="127.0.0.1", port=port, pid=process.pid, log=log, process=process
+    )
+
+
+@contextlib.contextmanager
+def nextbest_server(
+    *,
+    log_dir: Path,
+    workers: int = 1,
+    server: str = "uvicorn",
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    ready_timeout: float = 60.0,
+) -> Iterator[RunningServer]:
+    """A server as `start_nextbest` starts it, ready to answer; stopped with SIGTERM on
+    the way out (whoever needs the exit status calls `stop()` first)."""
+    running = start_nextbest(log_dir=log_dir, workers=workers, server=server, args=args, env=env)
     try:
-        _wait_ready(base, process, log, ready_timeout)
-        yield RunningServer(base=base, host="127.0.0.1", port=port, pid=process.pid, log=log)
+        running.wait_ready(ready_timeout)
+        yield running
     finally:
-        _stop(process)
-        if metrics_dir is not None:
-            metrics_dir.cleanup()
+        running.stop()

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
+from _servers import RunningServer, ServerError, start_nextbest
 from litestar.testing import TestClient
 
-from helpers import DEMO_BUNDLE, EditYaml
+from helpers import DEMO_BUNDLE, EditYaml, StartServer
 from nextbest.api.app import create_app
 from nextbest.bundle import Bundle, load_bundle, seal_bundle
 from nextbest.decide import Decider
@@ -84,3 +85,30 @@ def redis_server(redis_session: RedisServer) -> RedisServer:
         redis_session.start()
     redis_session.flush()
     return redis_session
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Starts `nextbest serve` processes (`start_server(*args, env=..., workers=...)`),
+    ready to answer unless `ready=False`; every one still running is stopped (SIGTERM) at
+    the end of the test. Each logs JSON lines to its own file: `server.events()`."""
+    started: list[RunningServer] = []
+
+    def start(
+        *args: str,
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        ready: bool = True,
+    ) -> RunningServer:
+        server = start_nextbest(log_dir=tmp_path, args=args, env=env, workers=workers)
+        started.append(server)
+        if ready:
+            try:
+                server.wait_ready(timeout=60)
+            except ServerError as exc:
+                pytest.fail(str(exc))
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

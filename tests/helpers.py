@@ -1,24 +1,33 @@
-"""Request builders and server processes shared by the tests."""
+"""Request builders and waiting shared by the tests (server processes: `_servers`, in
+loadtests/, and the `start_server` fixture)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
+from _servers import RunningServer, free_port
+
+__all__ = [
+    "DEMO_BUNDLE",
+    "EditYaml",
+    "StartServer",
+    "decision_request",
+    "free_port",
+    "poll",
+    "wait_until",
+]
 
 DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo-energy"
 
 EditYaml = Callable[[str, Callable[[Any], Any]], None]
 """Change one YAML file of a bundle copy and re-seal it (the `edit_yaml` fixture)."""
+
+StartServer = Callable[..., RunningServer]
+"""Start a `nextbest serve` process (the `start_server` fixture)."""
 
 
 def decision_request(
@@ -54,44 +63,22 @@ def decision_request(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def serve(
-    *args: str, env: dict[str, str] | None = None, log: IO[str] | None = None
-) -> subprocess.Popen[str]:
-    """`nextbest serve` in a child process. Its output goes to pipes that the caller reads
-    with `communicate()`, or, for a server that logs a lot while it runs, to `log` (a pipe
-    nobody drains fills up and then blocks the server)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "nextbest.cli", "serve", *args],
-        stdout=log or subprocess.PIPE,
-        stderr=log or subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NEXTBEST_LOG_FORMAT": "json", **(env or {})},
-    )
-
-
-def wait_ready(base: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stderr = process.communicate()[1]
-            pytest.fail(f"server exited early: {stderr or 'see its log file'}")
-        try:
-            with urllib.request.urlopen(f"{base}/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    pytest.fail("server did not become ready")
-
-
 T = TypeVar("T")
+
+
+def poll(
+    probe: Callable[[], T], done: Callable[[T], bool], *, timeout: float, interval: float = 0.02
+) -> tuple[bool, T]:
+    """Call `probe` until `done` holds for its value or `timeout` seconds have passed:
+    (whether it held, the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if done(value):
+            return True, value
+        if time.monotonic() > deadline:
+            return False, value
+        time.sleep(interval)
 
 
 def wait_until(
@@ -99,16 +86,11 @@ def wait_until(
     done: Callable[[T], bool] = bool,
     *,
     timeout: float = 10.0,
-    interval: float = 0.02,
     what: str = "the condition",
 ) -> T:
-    """Call `probe` until `done` holds for its value (which is returned), or fail after
-    `timeout` seconds: waiting on the observable state, not on a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not hold within {timeout:.0f} s; last value: {value!r}")
-        time.sleep(interval)
+    """The value of `probe` once `done` holds for it; the test fails after `timeout`
+    seconds. Waiting on the observable state, not on a fixed sleep."""
+    held, value = poll(probe, done, timeout=timeout)
+    if not held:
+        pytest.fail(f"{what} did not hold within {timeout:.0f} s; last value: {value!r}")
+    return value

@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _servers import nextbest_server
 
-from helpers import decision_request, free_port, serve, wait_ready
+from helpers import StartServer, decision_request
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    process = serve("--host", "127.0.0.1", "--port", str(port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield base, process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=15)
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a server that runs for this module's tests."""
+    log_dir = tmp_path_factory.mktemp("serve")
+    with nextbest_server(log_dir=log_dir, args=("--host", "127.0.0.1")) as running:
+        yield running.base
 
 
 @pytest.mark.slow
-def test_served_decision_over_real_http(server: tuple[str, subprocess.Popen[str]]) -> None:
-    base, _ = server
+def test_served_decision_over_real_http(server: str) -> None:
+    base = server
     body = decision_request(call_reason="move_house", stage="loyal", clv=1500.0)
     request = urllib.request.Request(
         f"{base}/v1/decisions",
@@ -45,10 +39,8 @@ def test_served_decision_over_real_http(server: tuple[str, subprocess.Popen[str]
 
 
 @pytest.mark.slow
-def test_bad_request_over_real_http_is_a_problem_document(
-    server: tuple[str, subprocess.Popen[str]],
-) -> None:
-    base, _ = server
+def test_bad_request_over_real_http_is_a_problem_document(server: str) -> None:
+    base = server
     request = urllib.request.Request(
         f"{base}/v1/decisions",
         data=b'{"customer": {}, "context": {"channel": "call_center"}}',
@@ -62,19 +54,19 @@ def test_bad_request_over_real_http_is_a_problem_document(
 
 
 @pytest.mark.slow
-def test_a_bad_bundle_stops_start_up_naming_file_and_field(bundle_copy: Path) -> None:
+def test_a_bad_bundle_stops_start_up_naming_file_and_field(
+    bundle_copy: Path, start_server: StartServer
+) -> None:
     offers = bundle_copy / "offers.yaml"
     offers.write_text(offers.read_text().replace("category: upsell", "category: upsale", 1))
-    process = serve("--port", str(free_port()), "--bundle", str(bundle_copy))
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 2
-    assert "offers.yaml: offers[0].category" in stderr
-    assert "Traceback" not in stderr
+    server = start_server("--bundle", str(bundle_copy), ready=False)
+    assert server.process.wait(timeout=30) == 2
+    assert "offers.yaml: offers[0].category" in server.output()
+    assert "Traceback" not in server.output()
 
 
 @pytest.mark.slow
-def test_a_bad_setting_stops_start_up_naming_the_variable() -> None:
-    process = serve(env={"NEXTBEST_PORT": "eighty"})
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 2
-    assert "NEXTBEST_PORT" in stderr
+def test_a_bad_setting_stops_start_up_naming_the_variable(start_server: StartServer) -> None:
+    server = start_server(env={"NEXTBEST_PORT": "eighty"}, ready=False)
+    assert server.process.wait(timeout=30) == 2
+    assert "NEXTBEST_PORT" in server.output()

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from litestar.testing import TestClient
 
-from helpers import EditYaml, decision_request
+from helpers import EditYaml, decision_request, poll
 from nextbest.api.app import create_app
 from nextbest.bundle import load_bundle, seal_bundle
 from nextbest.config import Settings
@@ -127,13 +127,17 @@ def test_reload_can_name_another_directory(
 def test_a_watched_bundle_reloads_by_itself(bundle_copy: Path) -> None:
     env = {"NEXTBEST_WATCH_BUNDLE": "true", "NEXTBEST_WATCH_QUIET_MS": "100"}
     with app_for(bundle_copy, **env) as client:
-        time.sleep(0.3)  # the watcher has started
-        bump_version(bundle_copy, "2099.2.0")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            info = client.get("/v1/bundle").json()
-            if info["version"] == "2099.2.0":
+        # Nothing tells when the watch is in place (an edit made before is not seen): the
+        # edit is made again until the reload shows, each time waiting for it a while.
+        deadline = time.monotonic() + 20
+        while True:
+            bump_version(bundle_copy, "2099.2.0")
+            seen, info = poll(
+                lambda: client.get("/v1/bundle").json(),
+                lambda info: info["version"] == "2099.2.0",
+                timeout=2.0,
+            )
+            if seen or time.monotonic() > deadline:
                 break
-            time.sleep(0.1)
         assert info["version"] == "2099.2.0"
         assert info["last_reload"]["trigger"] == "watch"

@@ -4,57 +4,38 @@ Redis outage degrades answers without failing or hanging them."""
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
-from helpers import decision_request, free_port, serve, wait_ready
+from helpers import StartServer, decision_request
+from redis_server import RedisServer
 
 SALES = {"upsell", "cross_sell", "retention"}
 BUDGET_MS = 250
 """Generous for a healthy Redis on a loaded 2-core CI machine; an outage is noticed at
 once anyway (connection refused), or after the budget at worst."""
+PHASE_ANSWERS = 40
+"""Answers collected per phase of the outage."""
 
 
-def _replica(redis_url: str, budget_ms: int, log: IO[str]) -> tuple[str, subprocess.Popen[str]]:
-    port = free_port()
-    process = serve(
-        "--port",
-        str(port),
+def _replica(start_server: StartServer, redis_url: str, budget_ms: int) -> Any:
+    return start_server(
         env={
             "NEXTBEST_REDIS_URL": redis_url,
             "NEXTBEST_REDIS_BUDGET_MS": str(budget_ms),
             "NEXTBEST_LOG_LEVEL": "warning",
-        },
-        log=log,
+        }
     )
-    base = f"http://127.0.0.1:{port}"
-    wait_ready(base, process)
-    return base, process
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=15)
 
 
 @pytest.fixture
-def replicas(redis_server: Any, tmp_path: Path) -> Iterator[list[str]]:
-    log = (tmp_path / "replicas.log").open("w")
-    started = [_replica(redis_server.url, 1000, log) for _ in range(2)]
-    try:
-        yield [base for base, _ in started]
-    finally:
-        for _, process in started:
-            _stop(process)
-        log.close()
+def replicas(redis_server: RedisServer, start_server: StartServer) -> list[str]:
+    return [_replica(start_server, redis_server.url, 1000).base for _ in range(2)]
 
 
 async def _decide_many(bases: list[str], customer: str, count: int) -> list[dict[str, Any]]:
@@ -79,29 +60,56 @@ def test_200_concurrent_decisions_on_two_replicas_return_exactly_three_sales_off
     assert all(r["degraded"] == [] for r in results)
 
 
+@dataclass(frozen=True)
+class Answer:
+    started: float
+    """time.monotonic() when the request was sent."""
+    latency: float
+    status: int
+    body: Any
+
+
 async def _traffic(
-    base: str, body: dict[str, Any], stop: asyncio.Event, answers: list[tuple[float, int, Any]]
+    base: str, body: dict[str, Any], stop: asyncio.Event, answers: list[Answer]
 ) -> None:
-    """Decisions back to back until `stop`, recording (latency s, status, body)."""
+    """Decisions back to back until `stop`."""
     async with httpx.AsyncClient(timeout=10) as client:
         while not stop.is_set():
-            started = time.perf_counter()
+            started = time.monotonic()
             response = await client.post(f"{base}/v1/decisions", json=body)
-            answers.append((time.perf_counter() - started, response.status_code, response.json()))
+            latency = time.monotonic() - started
+            answers.append(Answer(started, latency, response.status_code, response.json()))
 
 
-async def _outage(redis_server: Any, base: str, body: dict[str, Any]) -> list[Any]:
-    """Eight streams of decisions while Redis runs, stops, and starts again."""
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait (without blocking the traffic) until `condition` holds; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
+        await asyncio.sleep(0.01)
+
+
+def _since(answers: list[Answer], moment: float) -> list[Answer]:
+    return [a for a in answers if a.started >= moment]
+
+
+async def _outage(redis_server: RedisServer, base: str, body: dict[str, Any]) -> list[Any]:
+    """Eight streams of decisions while Redis runs, stops, and starts again; each phase
+    holds the answers to the requests sent once the phase's state was reached."""
     stop = asyncio.Event()
-    phases: dict[str, list[tuple[float, int, Any]]] = {"before": [], "down": [], "after": []}
-    answers: list[tuple[float, int, Any]] = []
+    answers: list[Answer] = []
     streams = [asyncio.create_task(_traffic(base, body, stop, answers)) for _ in range(8)]
-    await asyncio.sleep(1.5)
-    phases["before"] = answers[len(answers) // 4 :]  # connections and the script are warm
+
+    await _until(lambda: len(answers) >= 16, "warm-up (connections, the script)")
+    warm = time.monotonic()
+    await _until(lambda: len(_since(answers, warm)) >= PHASE_ANSWERS, "answers before")
+    before = _since(answers, warm)
+
     await asyncio.to_thread(redis_server.stop)
-    answers[:] = []
-    await asyncio.sleep(2.0)
-    phases["down"] = answers[len(answers) // 4 :]  # after the stop has surely been noticed
+    down = time.monotonic()  # every request sent from now on finds Redis gone
+    await _until(lambda: len(_since(answers, down)) >= PHASE_ANSWERS, "answers while down")
+    during = _since(answers, down)
     async with httpx.AsyncClient(timeout=10) as client:
         feedback = await client.post(
             f"{base}/v1/feedback",
@@ -113,38 +121,45 @@ async def _outage(redis_server: Any, base: str, body: dict[str, Any]) -> list[An
                 "outcome": "declined",
             },
         )
+
     await asyncio.to_thread(redis_server.start)
-    answers[:] = []
-    await asyncio.sleep(5.0)
-    phases["after"] = answers[len(answers) // 2 :]  # the breaker has let a trial through
+    restarted = time.monotonic()
+    # the breaker lets a trial through at last; the answers to requests sent after the
+    # first healthy answer came back are all healthy
+    await _until(
+        lambda: any(not a.body["degraded"] for a in _since(answers, restarted)),
+        "a healthy answer after the restart",
+    )
+    healthy = min(
+        a.started + a.latency for a in _since(answers, restarted) if not a.body["degraded"]
+    )
+    await _until(lambda: len(_since(answers, healthy)) >= PHASE_ANSWERS, "answers after")
+    after = _since(answers, healthy)
     stop.set()
     await asyncio.gather(*streams)
-    return [phases, feedback]
+    return [{"before": before, "down": during, "after": after}, feedback]
 
 
 @pytest.mark.slow
 def test_redis_outage_in_traffic_degrades_and_recovers_without_restart(
-    redis_server: Any, tmp_path: Path
+    redis_server: RedisServer, start_server: StartServer
 ) -> None:
     body = decision_request(customer_id="C-outage", channel="web", stage="loyal", clv=2000.0)
     body["dry_run"] = True
-    log_path = tmp_path / "replica.log"
-    with log_path.open("w") as log:
-        base, process = _replica(redis_server.url, BUDGET_MS, log)
-        try:
-            phases, feedback = asyncio.run(_outage(redis_server, base, body))
-        finally:
-            _stop(process)
-    lines = log_path.read_text().splitlines()
-    events = [json.loads(line)["event"] for line in lines if line.startswith("{")]
+    replica = _replica(start_server, redis_server.url, BUDGET_MS)
+    try:
+        phases, feedback = asyncio.run(_outage(redis_server, replica.base, body))
+    finally:
+        replica.stop()
+    events = [e["event"] for e in replica.events()]
     assert events.count("decision_degraded") >= len(phases["down"])
 
     everything = [a for answers in phases.values() for a in answers]
-    assert {status for _, status, _ in everything} == {200}
-    slowest = max(latency for latency, _, _ in everything)
+    assert {a.status for a in everything} == {200}
+    slowest = max(a.latency for a in everything)
     assert slowest < BUDGET_MS / 1000 + 0.5, f"slowest answer {slowest:.3f} s"
     for phase, degraded in [("before", []), ("down", ["contact_pressure"]), ("after", [])]:
-        answers = [body for _, _, body in phases[phase]]
+        answers = [a.body for a in phases[phase]]
         assert answers, phase
         wrong = [a["degraded"] for a in answers if a["degraded"] != degraded]
         assert not wrong, f"{phase}: {len(wrong)} of {len(answers)} answers: {wrong[:3]}"
