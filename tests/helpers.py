@@ -3,6 +3,7 @@ loadtests/, and the `start_server` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ __all__ = [
     "decision_request",
     "free_port",
     "poll",
+    "until",
     "wait_until",
 ]
 
@@ -94,3 +96,13 @@ def wait_until(
     if not held:
         pytest.fail(f"{what} did not hold within {timeout:.0f} s; last value: {value!r}")
     return value
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """In a coroutine: wait, letting the other tasks run, until `condition` holds; the
+    test fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
+        await asyncio.sleep(0.01)

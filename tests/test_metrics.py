@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
+from _servers import nextbest_server
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import decision_request, free_port, serve, wait_ready
+from helpers import decision_request, free_port
 from nextbest.api.app import create_app
 from nextbest.decide import Decider
 from nextbest.pressure.gate import PressureGate
@@ -43,19 +42,9 @@ def _total(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    log: IO[str]
-    with (tmp_path / "server.log").open("w") as log:
-        port = free_port()
-        process = serve(
-            "--port", str(port), "--workers", str(request.param), env={}, log=log
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(base, process)
-            yield base, request.param
-        finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0
+    with nextbest_server(log_dir=tmp_path, workers=request.param) as running:
+        yield running.base, request.param
+        assert running.stop() == 0
 
 
 @pytest.mark.slow

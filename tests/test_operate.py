@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import shutil
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
 import yaml
+from _servers import RunningServer
 
-from helpers import DEMO_BUNDLE, decision_request, free_port, serve, wait_ready
+from helpers import DEMO_BUNDLE, StartServer, decision_request, until
 from nextbest.bundle import seal_bundle
 from redis_server import RedisServer
 
@@ -41,30 +39,12 @@ def _variant(root: Path, name: str, version: str, suffix: str) -> Path:
     return target
 
 
-def _start(bundle: Path, log: IO[str], **env: str) -> tuple[str, subprocess.Popen[str]]:
-    port = free_port()
-    process = serve(
-        "--port",
-        str(port),
+def _start(start_server: StartServer, bundle: Path, **env: str) -> RunningServer:
+    return start_server(
         "--bundle",
         str(bundle),
         env={"NEXTBEST_ADMIN_TOKEN": TOKEN, "NEXTBEST_LOG_LEVEL": "warning", **env},
-        log=log,
     )
-    base = f"http://127.0.0.1:{port}"
-    wait_ready(base, process)
-    return base, process
-
-
-def _stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[IO[str]]:
-    with (tmp_path / "server.log").open("w") as handle:
-        yield handle
 
 
 async def _decisions(
@@ -88,14 +68,15 @@ async def _reload_under_traffic(base: str, bundles: list[Path]) -> list[Any]:
                 f"{base}/admin/bundle/reload", headers=AUTH, json={"path": str(bundle)}
             )
             reloads.append((bundle.name, response.status_code, response.json()))
-            await asyncio.sleep(0.2)
+            wanted = len(answers) + 12
+            await until(lambda n=wanted: len(answers) >= n, "decisions after a reload")
     stop.set()
     await asyncio.gather(*streams)
     return [answers, reloads]
 
 
 def test_reloading_good_and_bad_bundles_under_traffic_fails_no_request(
-    tmp_path: Path, log: IO[str]
+    tmp_path: Path, start_server: StartServer
 ) -> None:
     one = _variant(tmp_path, "one", "2026.1.0", " ·1")
     two = _variant(tmp_path, "two", "2026.2.0", " ·2")
@@ -105,11 +86,11 @@ def test_reloading_good_and_bad_bundles_under_traffic_fails_no_request(
     (bad / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
     seal_bundle(bad)
 
-    base, process = _start(one, log)
+    server = _start(start_server, one)
     try:
-        answers, reloads = asyncio.run(_reload_under_traffic(base, [two, bad, one]))
+        answers, reloads = asyncio.run(_reload_under_traffic(server.base, [two, bad, one]))
     finally:
-        assert _stop(process) == 0
+        assert server.stop() == 0
 
     assert len(answers) > 100
     assert {status for status, _ in answers} == {200}
@@ -129,11 +110,11 @@ def test_reloading_good_and_bad_bundles_under_traffic_fails_no_request(
 
 
 def test_sigterm_finishes_requests_in_flight_and_exits_zero(
-    redis_server: RedisServer, tmp_path: Path, log: IO[str]
+    redis_server: RedisServer, start_server: StartServer
 ) -> None:
-    base, process = _start(
+    server = _start(
+        start_server,
         DEMO_BUNDLE,
-        log,
         NEXTBEST_REDIS_URL=redis_server.url,
         NEXTBEST_REDIS_BUDGET_MS="1000",
         NEXTBEST_LOG_LEVEL="info",
@@ -145,44 +126,43 @@ def test_sigterm_finishes_requests_in_flight_and_exits_zero(
             with redis_server.client() as redis:
                 redis.client_pause(600)  # decisions now wait on the store for ~0.6 s
             requests = [
-                asyncio.create_task(client.post(f"{base}/v1/decisions", json=body))
+                asyncio.create_task(client.post(f"{server.base}/v1/decisions", json=body))
                 for _ in range(20)
             ]
             await asyncio.sleep(0.3)
-            process.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             return await asyncio.gather(*requests)
 
     started = time.monotonic()
     responses = asyncio.run(in_flight())
-    assert process.wait(timeout=30) == 0
+    assert server.process.wait(timeout=30) == 0
     assert time.monotonic() - started < 10
     assert [r.status_code for r in responses] == [200] * 20
     assert all(r.json()["degraded"] == [] for r in responses)
-    lines = (tmp_path / "server.log").read_text().splitlines()
-    events = [json.loads(line)["event"] for line in lines if line.startswith("{")]
-    assert events[-1] == "contact_store_closed"
+    assert server.events()[-1]["event"] == "contact_store_closed"
     with redis_server.client() as redis:
         names = [c["name"] for c in redis.client_list()]
     assert len(names) == 1  # only this test's own connection is left
 
 
 def test_replicas_on_one_redis_converge_after_a_reload_on_each(
-    redis_server: RedisServer, tmp_path: Path, log: IO[str]
+    redis_server: RedisServer, tmp_path: Path, start_server: StartServer
 ) -> None:
     one = _variant(tmp_path, "one", "2026.1.0", "")
     two = _variant(tmp_path, "two", "2026.2.0", "")
-    replicas = [_start(one, log, NEXTBEST_REDIS_URL=redis_server.url) for _ in range(3)]
+    servers = [_start(start_server, one, NEXTBEST_REDIS_URL=redis_server.url) for _ in range(3)]
+    replicas = [server.base for server in servers]
     try:
         with httpx.Client(timeout=30) as client:
-            for base, _ in replicas:
+            for base in replicas:
                 reload = client.post(
                     f"{base}/admin/bundle/reload", headers=AUTH, json={"path": str(two)}
                 )
                 assert reload.status_code == 200, reload.text
-            versions = {client.get(f"{base}/v1/bundle").json()["version"] for base, _ in replicas}
-            ready = [client.get(f"{base}/health/ready").json() for base, _ in replicas]
+            versions = {client.get(f"{base}/v1/bundle").json()["version"] for base in replicas}
+            ready = [client.get(f"{base}/health/ready").json() for base in replicas]
     finally:
-        codes = [_stop(process) for _, process in replicas]
+        codes = [server.stop() for server in servers]
     assert versions == {"2026.2.0"}
     assert all(r["contact_store"] == "ok" for r in ready)
     assert codes == [0, 0, 0]

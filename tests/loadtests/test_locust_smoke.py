@@ -7,7 +7,6 @@ Locust comes with the `load` extra, which `dev` includes.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -15,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from helpers import free_port, serve, wait_ready
+from _servers import nextbest_server
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
 
@@ -25,17 +23,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("locust-smoke") / "server.log"
-    with log_path.open("w") as log:
-        process = serve("--port", str(port), env={"NEXTBEST_LOG_LEVEL": "warning"}, log=log)
-        try:
-            wait_ready(url, process)
-            yield url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+    log_dir = tmp_path_factory.mktemp("locust-smoke")
+    with nextbest_server(log_dir=log_dir, env={"NEXTBEST_LOG_LEVEL": "warning"}) as running:
+        yield running.base
 
 
 def _locust(base: str, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from helpers import StartServer, decision_request
+from helpers import StartServer, decision_request, until
 from redis_server import RedisServer
 
 SALES = {"upsell", "cross_sell", "retention"}
@@ -81,15 +80,6 @@ async def _traffic(
             answers.append(Answer(started, latency, response.status_code, response.json()))
 
 
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Wait (without blocking the traffic) until `condition` holds; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
-        await asyncio.sleep(0.01)
-
-
 def _since(answers: list[Answer], moment: float) -> list[Answer]:
     return [a for a in answers if a.started >= moment]
 
@@ -101,14 +91,14 @@ async def _outage(redis_server: RedisServer, base: str, body: dict[str, Any]) ->
     answers: list[Answer] = []
     streams = [asyncio.create_task(_traffic(base, body, stop, answers)) for _ in range(8)]
 
-    await _until(lambda: len(answers) >= 16, "warm-up (connections, the script)")
+    await until(lambda: len(answers) >= 16, "warm-up (connections, the script)")
     warm = time.monotonic()
-    await _until(lambda: len(_since(answers, warm)) >= PHASE_ANSWERS, "answers before")
+    await until(lambda: len(_since(answers, warm)) >= PHASE_ANSWERS, "answers before")
     before = _since(answers, warm)
 
     await asyncio.to_thread(redis_server.stop)
     down = time.monotonic()  # every request sent from now on finds Redis gone
-    await _until(lambda: len(_since(answers, down)) >= PHASE_ANSWERS, "answers while down")
+    await until(lambda: len(_since(answers, down)) >= PHASE_ANSWERS, "answers while down")
     during = _since(answers, down)
     async with httpx.AsyncClient(timeout=10) as client:
         feedback = await client.post(
@@ -126,14 +116,14 @@ async def _outage(redis_server: RedisServer, base: str, body: dict[str, Any]) ->
     restarted = time.monotonic()
     # the breaker lets a trial through at last; the answers to requests sent after the
     # first healthy answer came back are all healthy
-    await _until(
+    await until(
         lambda: any(not a.body["degraded"] for a in _since(answers, restarted)),
         "a healthy answer after the restart",
     )
     healthy = min(
         a.started + a.latency for a in _since(answers, restarted) if not a.body["degraded"]
     )
-    await _until(lambda: len(_since(answers, healthy)) >= PHASE_ANSWERS, "answers after")
+    await until(lambda: len(_since(answers, healthy)) >= PHASE_ANSWERS, "answers after")
     after = _since(answers, healthy)
     stop.set()
     await asyncio.gather(*streams)
