@@ -25,10 +25,12 @@ PHONE = decision_request(
 
 def _unreachable(degraded_mode: str) -> Settings:
     """Settings naming a Redis on a loopback port where nothing listens."""
-    return Settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        redis_budget_ms=50,
-        degraded_mode=degraded_mode,
+    return Settings.from_env(
+        {
+            "NEXTBEST_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "NEXTBEST_REDIS_BUDGET_MS": "50",
+            "NEXTBEST_DEGRADED_MODE": degraded_mode,
+        }
     )
 
 
@@ -121,10 +123,12 @@ def test_a_decision_that_needs_no_check_is_not_degraded(
 def test_a_redis_that_goes_away_degrades_per_channel_and_recovers(
     decider: Decider, redis_server: RedisServer
 ) -> None:
-    settings = Settings(
-        redis_url=redis_server.url,
-        redis_budget_ms=200,
-        degraded_mode="call_center=fail_closed,web=fail_open",
+    settings = Settings.from_env(
+        {
+            "NEXTBEST_REDIS_URL": redis_server.url,
+            "NEXTBEST_REDIS_BUDGET_MS": "200",
+            "NEXTBEST_DEGRADED_MODE": "call_center=fail_closed,web=fail_open",
+        }
     )
     with TestClient(create_app(decider, settings)) as client:
         for body in (WEB, PHONE):
