@@ -4,15 +4,10 @@ loadtests/, and the `start_server` fixture)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from _servers import RunningServer, free_port
@@ -24,9 +19,7 @@ __all__ = [
     "decision_request",
     "free_port",
     "poll",
-    "serve",
     "until",
-    "wait_ready",
     "wait_until",
 ]
 
@@ -113,36 +106,3 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 30.0)
         if time.monotonic() > deadline:
             pytest.fail(f"{what} did not happen within {timeout:.0f} s")
         await asyncio.sleep(0.01)
-
-
-# Superseded by the `start_server` fixture (loadtests/_servers.py); kept only for
-# tests/history/test_history_process.py, which another engineer owns. Remove both once
-# that module has moved to the fixture.
-
-
-def serve(
-    *args: str, env: dict[str, str] | None = None, log: IO[str] | None = None
-) -> subprocess.Popen[str]:
-    """`nextbest serve` in a child process, output to pipes or to `log`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "nextbest.cli", "serve", *args],
-        stdout=log or subprocess.PIPE,
-        stderr=log or subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NEXTBEST_LOG_FORMAT": "json", **(env or {})},
-    )
-
-
-def wait_ready(base: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stderr = process.communicate()[1]
-            pytest.fail(f"server exited early: {stderr or 'see its log file'}")
-        try:
-            with urllib.request.urlopen(f"{base}/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    pytest.fail("server did not become ready")

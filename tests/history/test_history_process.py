@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from _servers import RunningServer
 
-from helpers import decision_request, free_port, serve, wait_ready
+from helpers import StartServer, decision_request
 from nextbest.history.reader import HistoryReader
 from nextbest.history.records import DecisionRecord
 
@@ -36,45 +34,32 @@ def _recorded(directory: Path) -> tuple[list[str], int]:
     return ids, reader.skipped
 
 
-@contextmanager
-def _server(directory: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    with log.open("w") as out:
-        process = serve(
-            "--port",
-            str(port),
-            env={"NEXTBEST_HISTORY_DIR": str(directory), "NEXTBEST_HISTORY_BATCH_MS": "100"},
-            log=out,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(base, process)
-            yield base, process
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
+def _server(start_server: StartServer, directory: Path) -> RunningServer:
+    return start_server(
+        env={"NEXTBEST_HISTORY_DIR": str(directory), "NEXTBEST_HISTORY_BATCH_MS": "100"}
+    )
 
 
 @pytest.mark.slow
-def test_sigterm_flushes_every_record(tmp_path: Path) -> None:
-    with _server(tmp_path / "history", tmp_path / "server.log") as (base, process):
-        sent = [_decide(base, n) for n in range(60)]
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+def test_sigterm_flushes_every_record(start_server: StartServer, tmp_path: Path) -> None:
+    server = _server(start_server, tmp_path / "history")
+    sent = [_decide(server.base, n) for n in range(60)]
+    assert server.stop() == 0
     recorded, skipped = _recorded(tmp_path / "history")
     assert recorded == sent
     assert skipped == 0
 
 
 @pytest.mark.slow
-def test_sigkill_loses_at_most_the_last_batch_interval(tmp_path: Path) -> None:
-    with _server(tmp_path / "history", tmp_path / "server.log") as (base, process):
-        settled = [_decide(base, n) for n in range(40)]
-        time.sleep(0.5)  # several batch intervals: these must be on disk
-        last = [_decide(base, n) for n in range(40, 45)]
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+def test_sigkill_loses_at_most_the_last_batch_interval(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = _server(start_server, tmp_path / "history")
+    settled = [_decide(server.base, n) for n in range(40)]
+    time.sleep(0.5)  # several batch intervals: these must be on disk
+    last = [_decide(server.base, n) for n in range(40, 45)]
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=10)
     recorded, skipped = _recorded(tmp_path / "history")
     assert recorded[: len(settled)] == settled
     assert set(recorded[len(settled) :]) <= set(last)
@@ -82,13 +67,13 @@ def test_sigkill_loses_at_most_the_last_batch_interval(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_an_unwritable_history_directory_stops_start_up(tmp_path: Path) -> None:
+def test_an_unwritable_history_directory_stops_start_up(
+    start_server: StartServer, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    process = serve(
-        "--port", str(free_port()), env={"NEXTBEST_HISTORY_DIR": str(blocker / "history")}
-    )
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 2
-    assert "NEXTBEST_HISTORY_DIR" in stderr
-    assert "Traceback" not in stderr
+    server = start_server(env={"NEXTBEST_HISTORY_DIR": str(blocker / "history")}, ready=False)
+    assert server.process.wait(timeout=30) == 2
+    output = server.output()
+    assert "NEXTBEST_HISTORY_DIR" in output
+    assert "Traceback" not in output
