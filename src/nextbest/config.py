@@ -16,6 +16,8 @@ __all__ = ["Settings", "SettingsError", "default_bundle_path", "field_list"]
 
 _PREFIX = "NEXTBEST_"
 _MODE = r"(fail_closed|fail_open)"
+_ORIGIN = r"(?:\*|https?://[A-Za-z0-9.\-\[\]:]+)"
+_ORIGINS = rf"^(?:\s*{_ORIGIN}\s*(?:,\s*{_ORIGIN}\s*)*)?$"
 _MODES = rf"^(?:[a-z][a-z0-9_]*=)?{_MODE}(?:,(?:[a-z][a-z0-9_]*=)?{_MODE})*$"
 
 
@@ -70,6 +72,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """How long the bundle directory must be quiet before a watched change is reloaded."""
     shutdown_grace_s: Annotated[int, msgspec.Meta(ge=1, le=600)] = 20
     """On SIGTERM, how long in-flight requests may take to finish."""
+    cors_origins: Annotated[str, msgspec.Meta(pattern=_ORIGINS)] = ""
+    """Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    `https://shop.example.com,https://desk.example.com`; `*` for any; empty for none."""
     bench_floor: bool = False
     """Also serve `POST /bench/floor`, the trivial endpoint the benchmark compares with."""
 

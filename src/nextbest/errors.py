@@ -6,6 +6,8 @@ the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["BundleError", "FieldError", "InvalidRequestError"]
 
 
@@ -26,9 +28,13 @@ class BundleError(FieldError):
 
 
 class InvalidRequestError(FieldError):
-    """A request that decodes but does not fit the serving bundle; the API answers 422."""
+    """A request that decodes but does not fit the serving bundle; the API answers 422.
+    `problems` lists (field, problem) for the first and every further one (`more`)."""
 
     field: str
 
-    def __init__(self, field: str, problem: str) -> None:
+    def __init__(self, field: str, problem: str, *, more: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(None, field, problem)
+        self.problems: tuple[tuple[str, str], ...] = ((field, problem), *more)
+        if more:
+            self.args = ("; ".join(f"{f}: {p}" for f, p in self.problems),)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, Router, post
+from litestar import Controller, Request, Router, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
@@ -19,9 +19,11 @@ from litestar.handlers import BaseRouteHandler
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 from litestar.types import Guard
 
+from nextbest.api.openapi import RELOAD_RESPONSES, ReloadOperation
+from nextbest.api.problems import BUNDLE_REFUSED, BundleRefusedError
 from nextbest.api.reloader import BundleReloader, ReloadAttempt
 from nextbest.api.strict_body import decode_strict
-from nextbest.api.wire import ReloadInfo, ReloadProblemInfo, ReloadRequest
+from nextbest.api.wire import ReloadInfo, ReloadProblemInfo, ReloadRefused, ReloadRequest
 
 __all__ = ["admin_router", "bearer_guard", "reload_info"]
 
@@ -59,19 +61,39 @@ class AdminRoutes(Controller):
     @post(
         "/bundle/reload",
         summary="Load a new bundle version, or refuse it and keep serving the old one",
+        status_code=HTTP_200_OK,
+        responses=RELOAD_RESPONSES,
+        operation_class=ReloadOperation,
+        security=[{"bearer": []}],
     )
-    async def reload(self, state: State, request: Request[Any, Any, Any]) -> Response[ReloadInfo]:
+    async def reload(self, state: State, request: Request[Any, Any, Any]) -> ReloadInfo:
         """Body (optional): `{"path": "/srv/bundles/v42"}`. 200 with the new version once it
         serves; 422 with the problems otherwise."""
         data = decode_strict(_RELOAD_REQUEST, await request.body() or b"{}")
         reloader: BundleReloader = state.reloader
         attempt = await reloader.reload(Path(data.path) if data.path else None)
-        return Response(
-            reload_info(attempt, with_path=True),
-            status_code=HTTP_200_OK
-            if attempt.result == "loaded"
-            else HTTP_422_UNPROCESSABLE_ENTITY,
-        )
+        info = reload_info(attempt, with_path=True)
+        if attempt.result == "refused":
+            raise BundleRefusedError(_refused(info))
+        return info
+
+
+def _refused(info: ReloadInfo) -> ReloadRefused:
+    return ReloadRefused(
+        type=BUNDLE_REFUSED,
+        title="Bundle refused",
+        status=HTTP_422_UNPROCESSABLE_ENTITY,
+        detail=f"the bundle was refused; version {info.version} keeps serving: "
+        + "; ".join(
+            f"{p.file}{f' {p.field}' if p.field else ''}: {p.problem}" for p in info.problems
+        ),
+        at=info.at,
+        trigger=info.trigger,
+        result="refused",
+        version=info.version,
+        path=info.path,
+        problems=info.problems,
+    )
 
 
 def admin_router(token: str) -> Router:

@@ -10,16 +10,18 @@ from contextlib import asynccontextmanager
 import structlog
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
-from nextbest import __version__
 from nextbest.api.admin import admin_router
+from nextbest.api.cors import cors_config
+from nextbest.api.explorer import explorer_router
 from nextbest.api.feedback import FeedbackRoutes
 from nextbest.api.floor import floor
+from nextbest.api.http_metrics import HttpMetricsMiddleware
+from nextbest.api.openapi import docs_assets, openapi_config
 from nextbest.api.problems import EXCEPTION_HANDLERS
 from nextbest.api.reloader import BundleReloader
+from nextbest.api.request_id import RequestIdMiddleware
 from nextbest.api.routes import DecisionRoutes, HealthRoutes, metrics
 from nextbest.api.state import Serving
 from nextbest.bundle import load_bundle
@@ -89,27 +91,33 @@ def create_app(
             _log.info("contact_store_closed")
 
     set_bundle(decider.bundle.name, decider.bundle.version)
-    routes: list[ControllerRouterHandler] = [DecisionRoutes, FeedbackRoutes, HealthRoutes, metrics]
+    routes: list[ControllerRouterHandler] = [
+        DecisionRoutes,
+        FeedbackRoutes,
+        HealthRoutes,
+        metrics,
+        docs_assets(),
+        explorer_router(),
+    ]
     if settings.admin_token:
         routes.append(admin_router(settings.admin_token))
     if settings.bench_floor:
         routes.append(floor)
-    return Litestar(
+    app = Litestar(
         route_handlers=routes,
         state=State({"serving": serving, "reloader": reloader}),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="nextbest",
-            version=__version__,
-            description="Next-best-activity decisions: ranked, explained, capped.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(decider.bundle),
         logging_config=None,
+        cors_config=cors_config(settings.cors_origins),
         debug=False,
     )
+    app.asgi_handler = RequestIdMiddleware(
+        HttpMetricsMiddleware(app.asgi_handler, serving.gate.breaker)
+    )
+    return app
 
 
 def create_app_from_env() -> Litestar:

@@ -8,9 +8,9 @@ import structlog
 from litestar import Controller, Response, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.params import JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_503_SERVICE_UNAVAILABLE
 
+from nextbest.api.openapi import FeedbackBody, responses
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import FeedbackReceipt, FeedbackRequest
@@ -45,20 +45,20 @@ class FeedbackRoutes(Controller):
         summary="Record what happened to a returned offer",
         dto=StrictJSON[FeedbackRequest],
         return_dto=None,
+        responses=responses(400, 413, 422, 503),
     )
-    async def feedback(
-        self, state: State, data: JSONBody[FeedbackRequest]
-    ) -> Response[FeedbackReceipt]:
+    async def feedback(self, state: State, data: FeedbackBody) -> Response[FeedbackReceipt]:
         """202 once the store holds it; the same event twice counts once."""
         serving: Serving = state.serving
         bundle = serving.decider.bundle
+        problems: list[tuple[str, str]] = []
         if data.channel not in bundle.vocabulary.channels:
-            raise InvalidRequestError(
-                "channel",
-                f"unknown value {data.channel!r}; allowed: {', '.join(bundle.vocabulary.channels)}",
-            )
+            allowed = ", ".join(bundle.vocabulary.channels)
+            problems.append(("channel", f"unknown value {data.channel!r}; allowed: {allowed}"))
         if data.offer_id not in {o.id for o in bundle.offers}:
-            raise InvalidRequestError("offer_id", f"unknown offer {data.offer_id!r}")
+            problems.append(("offer_id", f"unknown offer {data.offer_id!r}"))
+        if problems:
+            raise InvalidRequestError(*problems[0], more=problems[1:])
         key = data.event_id or f"{data.decision_id}:{data.offer_id}:{data.outcome}"
         effect = bundle.policies.feedback_effect(
             data.channel, data.offer_id, data.outcome, f"{data.decision_id}:{data.offer_id}", key

@@ -5,7 +5,6 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -16,26 +15,36 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
+from nextbest.api.strict_body import MalformedBodyError
+from nextbest.api.wire import FieldProblem, Problem, ReloadRefused
 from nextbest.errors import InvalidRequestError
 from nextbest.validation import field_of
 
-__all__ = ["EXCEPTION_HANDLERS", "FieldProblem", "Problem"]
+__all__ = [
+    "BUNDLE_REFUSED",
+    "EXCEPTION_HANDLERS",
+    "INVALID_REQUEST",
+    "MALFORMED_BODY",
+    "PROBLEM_JSON",
+    "BundleRefusedError",
+]
 
 PROBLEM_JSON = "application/problem+json"
+INVALID_REQUEST = "urn:nextbest:problem:invalid-request"
+"""A body that decodes but breaks the contract or the bundle's vocabulary (422)."""
+BUNDLE_REFUSED = "urn:nextbest:problem:bundle-refused"
+"""A bundle reload that failed its checks; the old bundle keeps serving (422)."""
+MALFORMED_BODY = "urn:nextbest:problem:malformed-body"
+"""A body that is not JSON: empty, not UTF-8, or broken (400)."""
 _log = structlog.get_logger("nextbest.api")
 
 
-class FieldProblem(msgspec.Struct, frozen=True):
-    field: str
-    problem: str
+class BundleRefusedError(Exception):
+    """A reload whose bundle failed its checks; answered with `refused` (422)."""
 
-
-class Problem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
-    title: str
-    status: int
-    detail: str
-    type: str = "about:blank"
-    errors: list[FieldProblem] = []
+    def __init__(self, refused: ReloadRefused) -> None:
+        self.refused = refused
+        super().__init__(refused.detail)
 
 
 def _problem(
@@ -44,9 +53,10 @@ def _problem(
     detail: str,
     errors: list[FieldProblem],
     headers: dict[str, str] | None = None,
+    kind: str = "about:blank",
 ) -> Response[Problem]:
     return Response(
-        Problem(title=title, status=status, detail=detail, errors=errors),
+        Problem(type=kind, title=title, status=status, detail=detail, errors=errors),
         status_code=status,
         media_type=PROBLEM_JSON,
         headers=headers,
@@ -58,26 +68,42 @@ def _key(error: dict[str, Any]) -> str:
     return "" if key == "data" else key
 
 
+def _malformed(detail: str) -> Response[Problem]:
+    return _problem(HTTP_400_BAD_REQUEST, "Bad Request", detail, [], kind=MALFORMED_BODY)
+
+
+def _invalid_fields(errors: list[FieldProblem]) -> Response[Problem]:
+    detail = "; ".join(f"{e.field}: {e.problem}" for e in errors)
+    return _problem(
+        HTTP_422_UNPROCESSABLE_ENTITY, "Invalid request", detail, errors, kind=INVALID_REQUEST
+    )
+
+
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
     extra = exc.extra if isinstance(exc.extra, list) else []
+    messages = [e for e in extra if isinstance(e, dict) and "message" in e]
+    if any(e.get("key") == "data" for e in messages):
+        # Litestar passes no body to a route that requires one: an empty body.
+        return _malformed("body is not valid JSON: it is empty; a JSON object is required")
     errors = [
         FieldProblem(field_of(_key(e), str(e["message"])) or "body", str(e["message"]))
-        for e in extra
-        if isinstance(e, dict) and "message" in e
+        for e in messages
     ]
     if not errors:
-        return _problem(HTTP_400_BAD_REQUEST, "Bad Request", str(exc.detail), [])
-    detail = "; ".join(f"{e.field}: {e.problem}" for e in errors)
-    return _problem(HTTP_422_UNPROCESSABLE_ENTITY, "Invalid request", detail, errors)
+        return _malformed(str(exc.detail))
+    return _invalid_fields(errors)
 
 
 def _invalid(_: Request[Any, Any, Any], exc: InvalidRequestError) -> Response[Problem]:
-    return _problem(
-        HTTP_422_UNPROCESSABLE_ENTITY,
-        "Invalid request",
-        str(exc),
-        [FieldProblem(exc.field, exc.problem)],
-    )
+    return _invalid_fields([FieldProblem(field, problem) for field, problem in exc.problems])
+
+
+def _malformed_body(_: Request[Any, Any, Any], exc: MalformedBodyError) -> Response[Problem]:
+    return _malformed(exc.detail)
+
+
+def _bundle_refused(_: Request[Any, Any, Any], exc: BundleRefusedError) -> Response[ReloadRefused]:
+    return Response(exc.refused, status_code=exc.refused.status, media_type=PROBLEM_JSON)
 
 
 def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
@@ -101,6 +127,8 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Pro
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    MalformedBodyError: _malformed_body,
+    BundleRefusedError: _bundle_refused,
     ValidationException: _validation,
     InvalidRequestError: _invalid,
     HTTPException: _http,

@@ -68,7 +68,11 @@ def smoke_test(decider: Decider) -> None:
 
 
 def _prepare(path: Path) -> Decider:
-    decider = Decider(load_bundle(path))
+    try:
+        bundle = load_bundle(path)
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
+        raise BundleError(str(path), None, f"cannot be read: {exc}") from exc
+    decider = Decider(bundle)
     smoke_test(decider)
     return decider
 

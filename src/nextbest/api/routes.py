@@ -6,11 +6,13 @@ from typing import Literal
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody
+from litestar.enums import MediaType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from nextbest import service
 from nextbest.api.admin import reload_info
+from nextbest.api.openapi import DecisionBody, responses
 from nextbest.api.reloader import BundleReloader
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
@@ -42,8 +44,9 @@ class DecisionRoutes(Controller):
         summary="Rank next-best activities",
         dto=StrictJSON[DecisionRequest],
         return_dto=None,
+        responses=responses(400, 413, 422),
     )
-    async def decide(self, state: State, data: JSONBody[DecisionRequest]) -> DecisionResponse:
+    async def decide(self, state: State, data: DecisionBody) -> DecisionResponse:
         """Rank the catalogue's activities for one customer in one context."""
         serving = _serving(state)
         decision = await service.decide(serving.decider, serving.gate, data, serving.history)
@@ -97,7 +100,15 @@ class HealthRoutes(Controller):
     async def live(self) -> Health:
         return Health(status="ok")
 
-    @get("/ready", summary="A bundle is loaded and decisions can be served")
+    @get(
+        "/ready",
+        summary="A bundle is loaded and decisions can be served",
+        responses={
+            HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+                Health, description="Start-up has not finished.", generate_examples=False
+            )
+        },
+    )
     async def ready(self, state: State) -> Response[Health]:
         """503 until start-up has finished; then 200, with `contact_store` `degraded` while
         the store cannot be reached (decisions are answered in the degraded mode)."""
@@ -115,6 +126,13 @@ class HealthRoutes(Controller):
         )
 
 
-@get("/metrics", summary="Prometheus metrics", tags=["operations"], sync_to_thread=False)
+@get(
+    "/metrics",
+    summary="Prometheus metrics",
+    tags=["operations"],
+    sync_to_thread=False,
+    media_type=MediaType.TEXT,
+    response_description="The Prometheus text exposition format (version 0.0.4).",
+)
 def metrics() -> Response[bytes]:
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -24,9 +24,13 @@ if TYPE_CHECKING:
     from litestar.openapi.spec import Reference, Schema
     from litestar.typing import FieldDefinition
 
-__all__ = ["StrictJSON", "decode_strict"]
+__all__ = ["MalformedBodyError", "StrictJSON", "decode_strict"]
 
 T = TypeVar("T")
+
+
+class MalformedBodyError(ClientException):
+    """A body that is not JSON at all: empty, not UTF-8, or broken (400)."""
 
 
 class StrictJSON(AbstractDTO[T], Generic[T]):
@@ -61,12 +65,29 @@ class StrictJSON(AbstractDTO[T], Generic[T]):
 
 
 def decode_strict(decoder: msgspec.json.Decoder[T], value: bytes) -> T:
-    """Decode strictly; a wrong field is an InvalidRequestError naming it (422), broken
-    JSON a ClientException (400)."""
+    """Decode strictly; a wrong field is an InvalidRequestError naming it (422), a body
+    that is not JSON (broken, or not UTF-8) a MalformedBodyError (400). msgspec stops at
+    the first wrong field, so one is named."""
     try:
         return decoder.decode(value)
     except msgspec.ValidationError as exc:
+        # msgspec stops at the first wrong field, before it has read the rest: a body
+        # that is not JSON further on is still a 400.
+        _well_formed(value)
         field, problem = split_validation_error(exc)
         raise InvalidRequestError(field or "body", problem) from exc
-    except msgspec.DecodeError as exc:
-        raise ClientException(f"body is not valid JSON: {exc}") from exc
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _malformed(exc) from exc
+
+
+def _malformed(exc: msgspec.DecodeError | UnicodeDecodeError) -> MalformedBodyError:
+    if isinstance(exc, UnicodeDecodeError):
+        return MalformedBodyError(f"body is not valid JSON: not UTF-8 ({exc.reason})")
+    return MalformedBodyError(f"body is not valid JSON: {exc}")
+
+
+def _well_formed(value: bytes) -> None:
+    try:
+        msgspec.json.decode(value)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _malformed(exc) from exc

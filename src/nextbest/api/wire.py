@@ -1,4 +1,6 @@
-"""Wire types of the read-only routes (decisions use `nextbest.decide.types`)."""
+"""Wire types of the routes other than decisions (those use `nextbest.decide.types`), and
+of the problem documents every error is answered with. msgspec only: the client
+(`nextbest.client`) decodes with these same types."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ __all__ = [
     "BundleInfo",
     "FeedbackReceipt",
     "FeedbackRequest",
+    "FieldProblem",
     "Health",
     "OfferInfo",
     "OffersPage",
+    "Problem",
     "ReloadInfo",
     "ReloadProblemInfo",
+    "ReloadRefused",
     "ReloadRequest",
 ]
 
@@ -98,3 +103,51 @@ class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, 
 class FeedbackReceipt(_Out, frozen=True):
     status: Literal["recorded", "duplicate"]
     idempotency_key: str
+
+
+class FieldProblem(msgspec.Struct, frozen=True):
+    field: Annotated[
+        str,
+        msgspec.Meta(
+            description="Dotted path of the request field (`context.channel`), or `body`.",
+            examples=["context.channel"],
+        ),
+    ]
+    problem: Annotated[str, msgspec.Meta(description="What is wrong with it.")]
+
+
+class Problem(msgspec.Struct, kw_only=True, frozen=True):
+    """An RFC 9457 problem document."""
+
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="`urn:nextbest:problem:invalid-request` (422), "
+            "`urn:nextbest:problem:malformed-body` (400), "
+            "`urn:nextbest:problem:bundle-refused` (a refused reload), "
+            "else `about:blank` (the status says it all)."
+        ),
+    ]
+    title: str
+    status: int
+    detail: Annotated[str, msgspec.Meta(description="Every problem, as one line.")]
+    errors: Annotated[
+        list[FieldProblem],
+        msgspec.Meta(
+            description="Every problem found, one per field. The structural checks (types, "
+            "ranges, unknown fields) stop at the first; the checks against the bundle's "
+            "vocabulary and declared attributes list them all."
+        ),
+    ] = []
+
+
+class ReloadRefused(Problem, kw_only=True, frozen=True):
+    """A refused bundle reload: the problem document, plus the attempt (`version` is the
+    one still serving) and every problem found in the bundle."""
+
+    at: datetime
+    trigger: Literal["admin", "watch"]
+    result: Literal["refused"]
+    version: str | None = None
+    path: str | None = None
+    problems: list[ReloadProblemInfo] = []

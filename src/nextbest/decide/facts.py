@@ -56,22 +56,30 @@ class RequestReader:
         }
 
     def facts(self, request: DecisionRequest) -> Facts:
+        """Raises InvalidRequestError listing every value the bundle does not know."""
         roots: dict[Root, object] = {"customer": request.customer, "context": request.context}
+        problems: list[tuple[str, str]] = []
         for path, root, read, allowed in self._checked:
             value = read(roots[root])
             if value is not None and value not in allowed:
-                raise InvalidRequestError(
-                    path, f"unknown value {value!r}; allowed: {', '.join(sorted(allowed))}"
+                problems.append(
+                    (path, f"unknown value {value!r}; allowed: {', '.join(sorted(allowed))}")
                 )
         facts: Facts = {path: read(roots[root]) for path, root, read in self._built_in}
         if request.customer.attributes:
-            self._attributes("customer", request.customer.attributes, facts)
+            self._attributes("customer", request.customer.attributes, facts, problems)
         if request.context.attributes:
-            self._attributes("context", request.context.attributes, facts)
+            self._attributes("context", request.context.attributes, facts, problems)
+        if problems:
+            raise InvalidRequestError(*problems[0], more=problems[1:])
         return facts
 
     def _attributes(
-        self, root: Root, given: Mapping[str, AttributeValue | None], facts: Facts
+        self,
+        root: Root,
+        given: Mapping[str, AttributeValue | None],
+        facts: Facts,
+        problems: list[tuple[str, str]],
     ) -> None:
         declared = self._declared[root]
         for name, value in given.items():
@@ -79,7 +87,7 @@ class RequestReader:
             if kind is None or value is None:
                 continue
             if _kind_of(value) != kind:
-                raise InvalidRequestError(
-                    f"{root}.attributes.{name}", f"expected a {kind}, got {type(value).__name__}"
+                problems.append(
+                    (f"{root}.attributes.{name}", f"expected a {kind}, got {type(value).__name__}")
                 )
             facts[f"{root}.attributes.{name}"] = value

@@ -22,11 +22,6 @@ __all__ = [
 ]
 
 AttributeValue = str | int | float | bool | list[str]
-Attributes = Annotated[
-    dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue | None],
-    msgspec.Meta(max_length=100),
-]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -38,37 +33,125 @@ class _Out(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Customer(_In, frozen=True):
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    clv: float | None = None
-    lifecycle_stage: Name | None = None
-    attributes: Attributes = {}
+    """The customer the decision is for."""
+
+    id: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=128,
+            description="Your customer id; contact caps are counted per id.",
+        ),
+    ]
+    clv: (
+        Annotated[
+            float, msgspec.Meta(description="Customer lifetime value; adds to some offers' value.")
+        ]
+        | None
+    ) = None
+    lifecycle_stage: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=64,
+                description="One of the serving bundle's `vocabulary.lifecycle_stages`.",
+            ),
+        ]
+        | None
+    ) = None
+    attributes: Annotated[
+        dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue | None],
+        msgspec.Meta(
+            max_length=100,
+            description="More facts. Those the bundle declares (`customer_attributes`) must "
+            "have the declared type (number, string, boolean, string_list); others are ignored.",
+        ),
+    ] = {}
 
 
 class Context(_In, frozen=True):
-    channel: Name
-    call_reason: Name | None = None
-    wait_time_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
-    placement: Name | None = None
-    attributes: Attributes = {}
+    """Where and why the customer is in contact now."""
+
+    channel: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=64,
+            description="One of the serving bundle's `vocabulary.channels`.",
+        ),
+    ]
+    call_reason: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=64,
+                description="One of the serving bundle's `vocabulary.call_reasons`.",
+            ),
+        ]
+        | None
+    ) = None
+    wait_time_s: (
+        Annotated[
+            float, msgspec.Meta(ge=0, description="How long the customer waited, in seconds.")
+        ]
+        | None
+    ) = None
+    placement: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=64, description="Where an offer will be shown (free text)."
+            ),
+        ]
+        | None
+    ) = None
+    attributes: Annotated[
+        dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue | None],
+        msgspec.Meta(
+            max_length=100,
+            description="More facts. Those the bundle declares (`context_attributes`) must "
+            "have the declared type; others are ignored.",
+        ),
+    ] = {}
 
 
 class DecisionRequest(_In, frozen=True):
     customer: Customer
     context: Context
-    limit: Annotated[int, msgspec.Meta(ge=1, le=25)] = 3
-    explain: bool = False
-    dry_run: bool = False
+    limit: Annotated[
+        int, msgspec.Meta(ge=1, le=25, description="How many offers to return at most.")
+    ] = 3
+    explain: Annotated[
+        bool,
+        msgspec.Meta(description="Also return `explanation`: every candidate, scored or dropped."),
+    ] = False
+    dry_run: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Decide without recording the contacts (caps are checked, not counted)."
+        ),
+    ] = False
 
 
 class RankedOffer(_Out, frozen=True):
-    rank: int
+    rank: Annotated[int, msgspec.Meta(description="1 for the best offer.")]
     offer_id: str
     name: str
     category: str
-    priority: float
-    propensity: float
-    value: float
-    treatment: dict[str, str]
+    priority: Annotated[
+        float, msgspec.Meta(description="propensity * context_weight * value * lever * boost")
+    ]
+    propensity: Annotated[
+        float, msgspec.Meta(description="The model's probability of acceptance, 0 to 1.")
+    ]
+    value: Annotated[
+        float, msgspec.Meta(description="offer.value + clv_share[category] * customer.clv")
+    ]
+    treatment: Annotated[
+        dict[str, str], msgspec.Meta(description="The offer's treatment (script, text, ...).")
+    ]
 
 
 class Candidate(_Out, frozen=True):
@@ -82,7 +165,13 @@ class Candidate(_Out, frozen=True):
     pinned: bool
     priority: float
     outcome: Literal["selected", "dropped"]
-    reason: str | None
+    reason: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Why it was dropped: `channel`, `rule:<id>`, `cap:<policy id>`, "
+            "`degraded:contact_pressure` or `rank`."
+        ),
+    ]
     rank: int | None
     rules: list[str]
     """Ids of the rules that fired for this offer (dropped, required, pinned or boosted it)."""
@@ -94,10 +183,16 @@ class Explanation(_Out, frozen=True):
 
 
 class DecisionResponse(_Out, frozen=True):
-    decision_id: str
+    decision_id: Annotated[str, msgspec.Meta(description="Send it back with `POST /v1/feedback`.")]
     bundle_version: str
     customer_id: str
     channel: str
-    offers: list[RankedOffer]
-    degraded: list[str] = []
+    offers: Annotated[list[RankedOffer], msgspec.Meta(description="Best first.")]
+    degraded: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="What could not be asked (`contact_pressure`: the contact store), so "
+            "the answer was made without it."
+        ),
+    ] = []
     explanation: Explanation | None = None

@@ -1,0 +1,77 @@
+"""HTTP metrics: every request by route template, method and status, with its latency;
+and the contact store's circuit breaker as a gauge.
+
+A raw ASGI middleware around the whole app (404s and 405s included, as route
+`unmatched`). Routes are Litestar's path templates, so the label values are bounded by
+the app's routes.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Gauge, Histogram
+
+from nextbest.pressure.breaker import CircuitBreaker
+
+__all__ = ["BREAKER_OPEN", "HTTP_SECONDS", "HttpMetricsMiddleware"]
+
+HTTP_SECONDS = Histogram(
+    "nextbest_http_request_duration_seconds",
+    "HTTP requests by route template, method and status, and how long the service took to "
+    "answer them (from the request's arrival in the app to the last byte sent).",
+    ["route", "method", "status"],
+    buckets=(5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+BREAKER_OPEN = Gauge(
+    "nextbest_contact_store_breaker_open",
+    "1 while the circuit breaker in front of the contact store is open (calls refused at "
+    "once, decisions degraded), else 0; with several workers, 1 if any worker's is open.",
+    multiprocess_mode="max",
+)
+UNMATCHED = "unmatched"
+
+
+@cache
+def _observer(route: str, method: str, status: int) -> Histogram:
+    return HTTP_SECONDS.labels(route, method, str(status))
+
+
+class HttpMetricsMiddleware:
+    """Times every HTTP request and notes the breaker's state after it."""
+
+    __slots__ = ("_breaker", "_open", "app")
+
+    def __init__(self, app: ASGIApp, breaker: CircuitBreaker) -> None:
+        self.app = app
+        self._breaker = breaker
+        self._open: bool | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = scope.get("path_template") or UNMATCHED
+            _observer(route, scope["method"], status).observe(time.perf_counter() - started)
+            self._note_breaker()
+
+    def _note_breaker(self) -> None:
+        is_open = self._breaker.is_open
+        if is_open is not self._open:
+            self._open = is_open
+            BREAKER_OPEN.set(1 if is_open else 0)
