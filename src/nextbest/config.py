@@ -15,6 +15,7 @@ from nextbest.validation import split_validation_error
 __all__ = ["Settings", "SettingsError", "default_bundle_path", "field_list"]
 
 _PREFIX = "NEXTBEST_"
+_OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 _MODE = r"(fail_closed|fail_open)"
 _ORIGIN = r"(?:\*|https?://[A-Za-z0-9.\-\[\]:]+)"
 _ORIGINS = rf"^(?:\s*{_ORIGIN}\s*(?:,\s*{_ORIGIN}\s*)*)?$"
@@ -75,6 +76,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     cors_origins: Annotated[str, msgspec.Meta(pattern=_ORIGINS)] = ""
     """Browser origins allowed to call the API (CORS), comma-separated, e.g.
     `https://shop.example.com,https://desk.example.com`; `*` for any; empty for none."""
+    otel_endpoint: str | None = None
+    """Read from the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (not `NEXTBEST_*`): when set,
+    one span per HTTP request is exported over OTLP/HTTP (needs `nextbest[otel]`)."""
     bench_floor: bool = False
     """Also serve `POST /bench/floor`, the trivial endpoint the benchmark compares with."""
 
@@ -120,6 +124,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
             value = environ.get(_PREFIX + name.upper())
             if value is not None and value != "":
                 raw[name] = value
+        if environ.get(_OTEL_ENDPOINT):
+            raw["otel_endpoint"] = environ[_OTEL_ENDPOINT]
         try:
             return msgspec.convert(raw, type=cls, strict=False, dec_hook=_to_path)
         except msgspec.ValidationError as exc:

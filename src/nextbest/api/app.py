@@ -6,12 +6,14 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import structlog
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler
 
+from nextbest import __version__
 from nextbest.api.admin import admin_router
 from nextbest.api.cors import cors_config
 from nextbest.api.explorer import explorer_router
@@ -24,6 +26,7 @@ from nextbest.api.reloader import BundleReloader
 from nextbest.api.request_id import RequestIdMiddleware
 from nextbest.api.routes import DecisionRoutes, HealthRoutes, metrics
 from nextbest.api.state import Serving
+from nextbest.api.tracing import TracingMiddleware, otlp_tracer_provider
 from nextbest.bundle import load_bundle
 from nextbest.config import Settings
 from nextbest.decide.decider import Decider
@@ -33,6 +36,9 @@ from nextbest.logging import configure_logging
 from nextbest.metrics import set_bundle
 from nextbest.pressure.factory import open_gate
 from nextbest.pressure.gate import PressureGate
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -50,12 +56,22 @@ def _freeze_startup_objects() -> None:
 
 
 def create_app(
-    decider: Decider, settings: Settings | None = None, gate: PressureGate | None = None
+    decider: Decider,
+    settings: Settings | None = None,
+    gate: PressureGate | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Litestar:
     """An app serving `decider`'s bundle; contact pressure through `gate` (default: the
-    store the settings name). On start-up the app readies the store (and watches the
-    bundle if asked); on shutdown it stops watching and closes the store."""
+    store the settings name); a span per request to `tracer_provider` (default: OTLP when
+    the settings name an endpoint, else none). On start-up the app readies the store (and
+    watches the bundle if asked); on shutdown it stops watching and closes the store."""
     settings = settings or Settings()
+    owned_provider = (
+        otlp_tracer_provider(__version__)
+        if tracer_provider is None and settings.otel_endpoint
+        else None
+    )
+    tracer_provider = tracer_provider or owned_provider
     writer = open_history(settings)
     serving = Serving(
         decider,
@@ -89,6 +105,8 @@ def create_app(
                 _log.info("history_closed", written=writer.written, dropped=writer.dropped)
             await serving.gate.aclose()
             _log.info("contact_store_closed")
+            if owned_provider is not None:
+                owned_provider.shutdown()  # type: ignore[attr-defined]  # the SDK's, flushes
 
     set_bundle(decider.bundle.name, decider.bundle.version)
     routes: list[ControllerRouterHandler] = [
@@ -114,9 +132,10 @@ def create_app(
         cors_config=cors_config(settings.cors_origins),
         debug=False,
     )
-    app.asgi_handler = RequestIdMiddleware(
-        HttpMetricsMiddleware(app.asgi_handler, serving.gate.breaker)
-    )
+    handler: ASGIApp = HttpMetricsMiddleware(app.asgi_handler, serving.gate.breaker)
+    if tracer_provider is not None:
+        handler = TracingMiddleware(handler, tracer_provider)
+    app.asgi_handler = RequestIdMiddleware(handler)
     return app
 
 
