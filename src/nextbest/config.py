@@ -77,8 +77,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """Browser origins allowed to call the API (CORS), comma-separated, e.g.
     `https://shop.example.com,https://desk.example.com`; `*` for any; empty for none."""
     otel_endpoint: str | None = None
-    """Read from the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (not `NEXTBEST_*`): when set,
-    one span per HTTP request is exported over OTLP/HTTP (needs `nextbest[otel]`)."""
+    """An OTLP/HTTP collector (`http://collector:4318`), also read from the standard
+    `OTEL_EXPORTER_OTLP_ENDPOINT`: when set, one span per HTTP request is exported to it
+    (needs `nextbest[otel]`)."""
     bench_floor: bool = False
     """Also serve `POST /bench/floor`, the trivial endpoint the benchmark compares with."""
 
@@ -125,7 +126,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
             if value is not None and value != "":
                 raw[name] = value
         if environ.get(_OTEL_ENDPOINT):
-            raw["otel_endpoint"] = environ[_OTEL_ENDPOINT]
+            raw.setdefault("otel_endpoint", environ[_OTEL_ENDPOINT])
         try:
             return msgspec.convert(raw, type=cls, strict=False, dec_hook=_to_path)
         except msgspec.ValidationError as exc:

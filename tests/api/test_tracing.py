@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -89,18 +91,38 @@ def test_refusals_and_unknown_routes_are_spans_too(
     assert missing.status.status_code != StatusCode.ERROR
 
 
-def test_otlp_export_is_on_only_with_the_endpoint_variable() -> None:
+def test_otlp_export_is_on_only_with_an_endpoint() -> None:
     assert Settings.from_env({}).otel_endpoint is None
-    endpoint = "http://collector:4318"
-    assert Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}).otel_endpoint == endpoint
+    standard = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    assert Settings.from_env(standard).otel_endpoint == "http://collector:4318"
+    ours = {**standard, "NEXTBEST_OTEL_ENDPOINT": "http://other:4318"}
+    assert Settings.from_env(ours).otel_endpoint == "http://other:4318"
 
 
-def test_with_the_endpoint_the_app_exports_over_otlp(decider: Decider) -> None:
-    from helpers import free_port
-    from nextbest.api.tracing import TracingMiddleware
+def test_with_an_endpoint_the_spans_are_posted_to_the_collector(decider: Decider) -> None:
+    received: list[tuple[str, str]] = []
 
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    app = create_app(decider, Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}))
-    assert isinstance(app.asgi_handler.app, TracingMiddleware)  # type: ignore[attr-defined]
-    with TestClient(app):  # starts and, on the way out, shuts the exporter down
-        pass
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers["content-type"]))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    collector = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=collector.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+        settings = Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+        with TestClient(create_app(decider, settings)) as client:
+            assert client.post("/v1/decisions", json=decision_request()).is_success
+        # leaving the app shut the provider down, which flushed the batch
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    assert received == [("/v1/traces", "application/x-protobuf")]

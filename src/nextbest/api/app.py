@@ -67,7 +67,7 @@ def create_app(
     watches the bundle if asked); on shutdown it stops watching and closes the store."""
     settings = settings or Settings()
     owned_provider = (
-        otlp_tracer_provider(__version__)
+        otlp_tracer_provider(settings.otel_endpoint, __version__)
         if tracer_provider is None and settings.otel_endpoint
         else None
     )

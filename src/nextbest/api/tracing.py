@@ -1,7 +1,8 @@
 """OpenTelemetry spans, one per HTTP request, exported over OTLP (the `otel` extra).
 
-On only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (or a tracer provider is handed to the
-app, as the tests do); the exporter reads the other `OTEL_*` variables itself. A span
+On only when a collector is named (`NEXTBEST_OTEL_ENDPOINT` or the standard
+`OTEL_EXPORTER_OTLP_ENDPOINT`), or a tracer provider is handed to the app, as the tests
+do; the exporter reads the other `OTEL_*` variables (headers, timeouts) itself. A span
 continues the caller's W3C `traceparent`, is named after the route template, and its
 trace and span ids are bound to the request's log lines.
 """
@@ -22,8 +23,8 @@ __all__ = ["TracingMiddleware", "otlp_tracer_provider"]
 _TRACER = "nextbest"
 
 
-def otlp_tracer_provider(service_version: str) -> TracerProvider:
-    """A provider that batches spans to the OTLP/HTTP endpoint of the `OTEL_*` variables."""
+def otlp_tracer_provider(endpoint: str, service_version: str) -> TracerProvider:
+    """A provider that batches spans to the OTLP/HTTP collector at `endpoint`."""
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
@@ -35,7 +36,8 @@ def otlp_tracer_provider(service_version: str) -> TracerProvider:
         ) from exc
     resource = Resource.create({"service.name": "nextbest", "service.version": service_version})
     provider = SdkTracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    exporter = OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 
