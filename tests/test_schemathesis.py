@@ -7,15 +7,13 @@ with no server error and with only documented statuses, content types and shapes
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from helpers import free_port, serve, wait_ready
+from _servers import nextbest_server
 
 TOKEN = "schemathesis-admin-token-0123456789"
 CHECKS = ",".join(
@@ -33,18 +31,11 @@ give about 1,700 requests in 45 s."""
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = (tmp_path_factory.mktemp("schemathesis") / "server.log").open("w")
-    port = free_port()
-    env = {"NEXTBEST_ADMIN_TOKEN": TOKEN, "NEXTBEST_LOG_LEVEL": "warning"}
-    process = serve("--host", "127.0.0.1", "--port", str(port), env=env, log=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=15)
-        log.close()
+    with nextbest_server(
+        log_dir=tmp_path_factory.mktemp("schemathesis"),
+        env={"NEXTBEST_ADMIN_TOKEN": TOKEN, "NEXTBEST_LOG_LEVEL": "warning"},
+    ) as server:
+        yield server.base
 
 
 @pytest.mark.slow

@@ -125,11 +125,6 @@ def test_a_body_that_is_not_json_is_a_400_problem(
     assert "Traceback" not in response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the typed decoder validates while it parses, so broken JSON whose first"
-    " wrong value comes before the break is answered 422 instead of 400",
-)
 @pytest.mark.parametrize(
     "raw",
     [

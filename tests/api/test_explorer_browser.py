@@ -4,14 +4,12 @@ a real `nextbest serve`."""
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from helpers import free_port, serve, wait_ready
+from _servers import nextbest_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -26,17 +24,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = (tmp_path_factory.mktemp("explorer") / "server.log").open("w")
-    port = free_port()
-    process = serve("--host", "127.0.0.1", "--port", str(port), log=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=15)
-        log.close()
+    with nextbest_server(log_dir=tmp_path_factory.mktemp("explorer")) as server:
+        yield server.base
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,11 @@ refusal as `NextbestError` with its problem document, request ids carried."""
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Iterator
 
 import pytest
+from _servers import nextbest_server
 
-from helpers import free_port, serve, wait_ready
 from nextbest.api.wire import FeedbackRequest
 from nextbest.client import AsyncNextbestClient, NextbestClient, NextbestError
 from nextbest.decide import Context, Customer, DecisionRequest, DecisionResponse
@@ -19,19 +18,10 @@ TOKEN = "client-admin-token-0123456789"
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = (tmp_path_factory.mktemp("client") / "server.log").open("w")
-    port = free_port()
-    process = serve(
-        "--host", "127.0.0.1", "--port", str(port), env={"NEXTBEST_ADMIN_TOKEN": TOKEN}, log=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=15)
-        log.close()
+    with nextbest_server(
+        log_dir=tmp_path_factory.mktemp("client"), env={"NEXTBEST_ADMIN_TOKEN": TOKEN}
+    ) as server:
+        yield server.base
 
 
 def _request(call_reason: str = "move_house", channel: str = "call_center") -> DecisionRequest:
