@@ -340,3 +340,45 @@ def test_an_unreachable_redis_raises_store_unavailable() -> None:
 
     failures = run(lambda: store, scenario)
     assert all(f.startswith("redis: ") for f in failures)
+
+
+def test_a_release_takes_back_a_decisions_contacts_once(store_factory: StoreFactory) -> None:
+    async def scenario(store: ContactStore) -> list[Any]:
+        kept = await take(store, offers("a"), decision="d1")
+        given_up = await take(store, offers("b", "c"), decision="d2")
+        full = await take(store, offers("d"), decision="d3")
+        first = await store.release("C-1", "d2", offers("b", "c", "d"), NOW + 1)
+        again = await store.release("C-1", "d2", offers("b", "c", "d"), NOW + 2)
+        room = await take(store, offers("e", "f", "g"), now=NOW + 3, decision="d4")
+        return [kept, given_up, full, first, again, room]
+
+    kept, given_up, full, first, again, room = run(store_factory, scenario)
+    assert (kept, given_up, full) == (("a",), ("b", "c"), ())
+    assert (first, again) == (2, 0)
+    assert room == ("e", "f"), "d1's contact still counts, d2's two are gone"
+
+
+def test_a_select_that_arrives_after_its_release_records_nothing(
+    store_factory: StoreFactory,
+) -> None:
+    async def scenario(store: ContactStore) -> list[Any]:
+        removed = await store.release("C-1", "late", offers("a", "b", "c"), NOW)
+        late = await take(store, offers("a", "b", "c"), decision="late")
+        room = await take(store, offers("x", "y", "z"), now=NOW + 1, decision="next")
+        return [removed, late, room]
+
+    removed, late, room = run(store_factory, scenario)
+    assert removed == 0
+    assert late == ("a", "b", "c"), "it answers as usual; its caller has given up on it"
+    assert room == ("x", "y", "z")
+
+
+def test_a_release_lasts_as_long_as_the_longest_window_it_names(
+    store_factory: StoreFactory,
+) -> None:
+    async def scenario(store: ContactStore) -> tuple[str, ...]:
+        await store.release("C-1", "late", offers("a", caps=(DAY_CAP,)), NOW)
+        await take(store, offers("a", caps=(DAY_CAP,)), now=NOW + DAY + 1, decision="late")
+        return await take(store, offers("b", caps=(DAY_CAP,)), now=NOW + DAY + 2, decision="n")
+
+    assert run(store_factory, scenario) == (), "a select a day late records as usual"

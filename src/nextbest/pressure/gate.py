@@ -1,7 +1,13 @@
 """The contact-pressure stage of a decision: check and record against the store within a
 time budget, and degrade in the documented way when the store cannot answer.
 
-The gate returns what happened as a value; the application logs and counts it."""
+The gate returns what happened as a value; the application logs and counts it.
+
+A decision that records contacts and does not get the store's answer (the budget ran
+out, the call failed, the request was cancelled) returns none of the offers the store
+may have recorded; those contacts are then taken back in the background (`Releaser`),
+so that a customer is never capped by offers that were not returned.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import structlog
 
 from nextbest.pressure.breaker import CircuitBreaker
 from nextbest.pressure.policy import ContactPolicies
+from nextbest.pressure.release import Releaser
 from nextbest.pressure.store import ContactStore, StoreUnavailableError
 from nextbest.pressure.types import FeedbackEffect
 
@@ -53,6 +60,7 @@ class PressureGate:
         default_mode: DegradedMode = "fail_closed",
         breaker: CircuitBreaker | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        releaser: Releaser | None = None,
     ) -> None:
         self.store = store
         self._budget_s = budget_s
@@ -60,6 +68,7 @@ class PressureGate:
         self._default_mode = default_mode
         self.breaker = breaker or CircuitBreaker()
         self.clock_ms = clock_ms
+        self.releaser = releaser or Releaser(store)
 
     async def select(
         self,
@@ -77,14 +86,21 @@ class PressureGate:
         candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
         error = None
         if self.breaker.allow():
+            now_ms = self.clock_ms()
             try:
                 async with asyncio.timeout(self._budget_s):
                     selection = await self.store.select(
-                        customer_id, decision_id, candidates, limit, self.clock_ms(), record
+                        customer_id, decision_id, candidates, limit, now_ms, record
                     )
             except (StoreUnavailableError, TimeoutError) as exc:
+                if record:
+                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
                 self.breaker.failed()
                 error = type(exc).__name__
+            except asyncio.CancelledError:
+                if record:
+                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
+                raise
             else:
                 self.breaker.succeeded()
                 return GateResult(selection.selected, selection.blocked)
@@ -131,5 +147,7 @@ class PressureGate:
             return False
         return True
 
-    async def aclose(self) -> None:
+    async def aclose(self, release_grace_s: float = 1.0) -> None:
+        """Finish the pending releases (for up to `release_grace_s`), close the store."""
+        await self.releaser.drain(release_grace_s)
         await self.store.aclose()

@@ -16,6 +16,7 @@ a pass took 10-40 ms). Keys:
     m|<marker>                  a back-off marker
     d|<policy id>|<event key>   a decline counted towards a pause
     s|<event key>               a feedback event already applied
+    x|<decision id>             a decision given up: its contacts are not recorded
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class MemoryContactStore:
         record: bool,
     ) -> Selection:
         state = self._customer(customer_id, now_ms)
+        record = record and f"x|{contact_prefix}" not in state
         counts = _window_counts(state)
         taken: list[str] = []
         blocked: dict[str, str] = {}
@@ -117,6 +119,25 @@ class MemoryContactStore:
                     state[f"w|{cap.policy_id}|{contact}"] = now_ms + cap.window_ms
         self._forget_if_empty(customer_id, state)
         return Selection(tuple(taken), blocked)
+
+    async def release(
+        self,
+        customer_id: str,
+        contact_prefix: str,
+        candidates: Sequence[CapCandidate],
+        now_ms: int,
+    ) -> int:
+        longest = max((cap.window_ms for c in candidates for cap in c.caps), default=0)
+        if not longest:
+            return 0
+        state = self._customer(customer_id, now_ms)
+        state[f"x|{contact_prefix}"] = now_ms + longest
+        removed = 0
+        for candidate in candidates:
+            for cap in candidate.caps:
+                key = f"w|{cap.policy_id}|{contact_prefix}:{candidate.offer_id}"
+                removed += state.pop(key, None) is not None
+        return removed
 
     async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         state = self._customer(customer_id, now_ms)

@@ -11,12 +11,13 @@ failure.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Connection, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -29,6 +30,14 @@ __all__ = ["RedisContactStore", "customer_key_prefix"]
 
 KEY_NAMESPACE = "nb"
 _MAX_CACHED_LINES = 4096
+
+
+_NO_CLIENT_SETINFO: dict[str, Any] = (
+    {"driver_info": None}  # redis-py 8.1 deprecates the two below
+    if "driver_info" in inspect.signature(Connection.__init__).parameters
+    else {"lib_name": None, "lib_version": None}
+)
+"""Connect without CLIENT SETINFO: it doubled the CPU cost of a new connection."""
 
 
 def _script(name: str) -> str:
@@ -75,15 +84,24 @@ def _marker(marker: str) -> str:
     return f"m:{marker}"
 
 
+def _cancelled(contact_prefix: str) -> str:
+    return f"x:{contact_prefix}"
+
+
 class RedisContactStore:
     """ContactStore on a Redis server (or a Redis Cluster) shared by all replicas."""
 
-    def __init__(self, client: Redis, *, max_connections: int = 64) -> None:
+    def __init__(
+        self, client: Redis, *, max_connections: int = 64, warm_connections: int = 16
+    ) -> None:
         self._client = client
         pool_wait = client.connection_pool.connection_kwargs.get("socket_timeout") or 0.05
-        self._scripts = ScriptRunner(client, max_connections=max_connections, wait_s=pool_wait)
+        self._scripts = ScriptRunner(
+            client, max_connections=max_connections, wait_s=pool_wait, warm=warm_connections
+        )
         self._select = client.register_script(_script("select.lua"))
         self._feedback = client.register_script(_script("feedback.lua"))
+        self._release = client.register_script(_script("release.lua"))
         self._lines: dict[int, _Line] = {}
 
     def _line(self, candidate: CapCandidate) -> _Line:
@@ -97,10 +115,16 @@ class RedisContactStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, timeout_s: float = 0.05, max_connections: int = 64
+        cls,
+        url: str,
+        *,
+        timeout_s: float = 0.05,
+        max_connections: int = 64,
+        warm_connections: int = 16,
     ) -> RedisContactStore:
         """A pooled client that never waits longer than `timeout_s` for a socket operation
-        or for a free connection out of its `max_connections`."""
+        or for a free connection out of its `max_connections`; `prepare` opens
+        `warm_connections` of them."""
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -109,8 +133,13 @@ class RedisContactStore:
             socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
+            **_NO_CLIENT_SETINFO,
         )
-        return cls(Redis.from_pool(pool), max_connections=max_connections)
+        return cls(
+            Redis.from_pool(pool),
+            max_connections=max_connections,
+            warm_connections=warm_connections,
+        )
 
     async def _run(self, script: Any, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         try:
@@ -137,7 +166,9 @@ class RedisContactStore:
                 policy_of.setdefault(suffix, policy_id)
         args: list[str | int] = [now_ms, limit, int(record), contact_prefix, ";".join(policy_of)]
         args.append("\n".join(lines))
-        reply = await self._run(self._select, [prefix + suffix for suffix in policy_of], args)
+        keys = [prefix + suffix for suffix in policy_of]
+        keys.append(prefix + _cancelled(contact_prefix))
+        reply = await self._run(self._select, keys, args)
         split = reply.index("")
         blocked = reply[split + 1 :]
         policies = list(policy_of.values())
@@ -145,6 +176,29 @@ class RedisContactStore:
             tuple(reply[:split]),
             {blocked[i]: policies[int(blocked[i + 1]) - 1] for i in range(0, len(blocked), 2)},
         )
+
+    async def release(
+        self,
+        customer_id: str,
+        contact_prefix: str,
+        candidates: Sequence[CapCandidate],
+        now_ms: int,
+    ) -> int:
+        windows: dict[str, int] = {}
+        contacts: list[str | int] = []
+        for candidate in candidates:
+            if candidate.caps:
+                contacts.append(f"{contact_prefix}:{candidate.offer_id}")
+            for cap in candidate.caps:
+                windows[cap.policy_id] = max(windows.get(cap.policy_id, 0), cap.window_ms)
+        if not windows:
+            return 0
+        prefix = customer_key_prefix(customer_id)
+        keys = [prefix + _cancelled(contact_prefix)]
+        keys += [prefix + _window(policy_id) for policy_id in windows]
+        args = [now_ms, max(windows.values()), *contacts]
+        removed = await self._run(self._release, keys, args)
+        return int(removed)
 
     async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         prefix = customer_key_prefix(customer_id)
@@ -175,8 +229,9 @@ class RedisContactStore:
 
     async def prepare(self) -> None:
         try:
-            for script in (self._select, self._feedback):
+            for script in (self._select, self._feedback, self._release):
                 await self._client.script_load(script.script)
+            await self._scripts.fill()
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 

@@ -33,6 +33,19 @@ class ContactStore(Protocol):
         `<contact_prefix>:<offer id>` in the window of each of its caps."""
         ...
 
+    async def release(
+        self,
+        customer_id: str,
+        contact_prefix: str,
+        candidates: Sequence[CapCandidate],
+        now_ms: int,
+    ) -> int:
+        """Take back every contact `select` may have recorded for `contact_prefix` (a
+        decision whose answer was given up), whether that select ran before, runs after
+        or never runs: a select with that prefix arriving later records nothing. Doing it
+        again changes nothing. Returns the number of contacts removed."""
+        ...
+
     async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         """Apply `effect` once. Returns False when its idempotency key was seen before."""
         ...

@@ -13,7 +13,8 @@ local dedupe_ms = tonumber(ARGV[2])
 local contact = ARGV[3]
 local event = ARGV[4]
 
-if tonumber(redis.call("GET", KEYS[1]) or "0") > now then
+local seen = redis.call("GET", KEYS[1])
+if seen and tonumber(seen) > now then
   return 0
 end
 redis.call("SET", KEYS[1], now + dedupe_ms, "PX", dedupe_ms)

@@ -1,7 +1,9 @@
 -- Check every cap and back-off of the ranked candidates and record the contacts taken,
 -- in one atomic step for one customer (all KEYS share the customer's hash tag).
 --
--- KEYS: the customer's cap windows and back-off markers that the candidates refer to.
+-- KEYS: the customer's cap windows and back-off markers that the candidates refer to,
+--       then the decision's cancellation marker (set by release.lua: when it is set, the
+--       decision's answer has already been given up and nothing is recorded).
 -- ARGV: now_ms, limit, record (1/0), contact_prefix,
 --       the KEYS' suffixes joined by ";" (in KEYS order, so that candidates name keys),
 --       the candidates in rank order, one per line: offer_id|caps|markers, where caps is
@@ -23,6 +25,9 @@ local n_keys = 0
 for suffix in string.gmatch(ARGV[5], "[^;]+") do
   n_keys = n_keys + 1
   index_of[suffix] = n_keys
+end
+if record and tonumber(redis.call("GET", KEYS[n_keys + 1]) or now) > now then
+  record = false
 end
 
 local counts = {}
