@@ -185,3 +185,82 @@ def test_a_cancelled_decision_takes_its_contacts_back(
     recorded, released = asyncio.run(scenario())
     assert recorded == set()
     assert released == 1
+
+
+def test_a_decision_timed_out_by_a_paused_redis_keeps_no_contact(
+    redis_server: RedisServer, demo_bundle: Bundle
+) -> None:
+    ranked = [o.id for o in demo_bundle.offers if "web" in o.channels]
+    policies = demo_bundle.policies
+
+    async def scenario() -> list[Any]:
+        store = RedisContactStore.from_url(redis_server.url, timeout_s=2.0)
+        gate = PressureGate(store, budget_s=0.05)
+        assert await gate.reachable(prepare=True)
+        with redis_server.client() as client:
+            client.client_pause(400)
+        paused = await gate.select(policies, "C-paused", "web", "d-paused", ranked, 3, True)
+        await asyncio.sleep(0.5)  # the pause is over: the release has run
+        await gate.releaser.drain(5.0)
+        after_release = await recorded_contacts(store, "C-paused")
+        healthy = await gate.select(policies, "C-paused", "web", "d-healthy", ranked, 3, True)
+        recorded = await recorded_contacts(store, "C-paused")
+        released = gate.releaser.released
+        await gate.aclose()
+        return [paused, after_release, healthy, recorded, released]
+
+    paused, after_release, healthy, recorded, released = asyncio.run(scenario())
+    assert paused.degraded
+    assert not any(policies.needs_check("web", o) for o in paused.selected)
+    assert released == 1
+    assert after_release == set()
+    assert not healthy.degraded
+    assert recorded == {f"d-healthy:{o}" for o in healthy.selected if policies.needs_check("web", o)}
+    assert len(recorded) == 3
+
+
+BUSY_SCRIPT = """
+local started = redis.call("TIME")
+repeat
+  local now = redis.call("TIME")
+until (now[1] - started[1]) * 1000000 + now[2] - started[2] > tonumber(ARGV[1])
+"""
+
+
+def test_a_select_run_after_its_budget_leaves_no_contact_behind(
+    redis_server: RedisServer, demo_bundle: Bundle
+) -> None:
+    """The burst's failure: Redis runs the select, but its reply comes after the budget
+    (here Redis is stalled by a slow script; in the burst, the worker's event loop read
+    the reply late)."""
+    ranked = [o.id for o in demo_bundle.offers if "web" in o.channels]
+    policies = demo_bundle.policies
+
+    def stall_redis() -> None:
+        with redis_server.client() as client:
+            client.eval(BUSY_SCRIPT, 0, 200_000)
+
+    async def scenario() -> list[Any]:
+        store = RedisContactStore.from_url(redis_server.url, timeout_s=2.0)
+        gate = PressureGate(store, budget_s=0.05)
+        assert await gate.reachable(prepare=True)
+        with redis_server.client() as client:
+            client.config_resetstat()
+        stall = asyncio.ensure_future(asyncio.to_thread(stall_redis))
+        await asyncio.sleep(0.05)
+        late = await gate.select(policies, "C-late", "web", "d-late", ranked, 3, True)
+        await stall
+        await gate.releaser.drain(5.0)
+        recorded = await recorded_contacts(store, "C-late")
+        await gate.aclose()
+        with redis_server.client() as client:
+            calls = client.info("commandstats")["cmdstat_evalsha"]["calls"]
+            cancelled = client.exists("nb:{C-late}:x:d-late")
+        return [late, recorded, gate.releaser.released, calls, cancelled]
+
+    late, recorded, released, calls, cancelled = asyncio.run(scenario())
+    assert late.degraded
+    assert not any(policies.needs_check("web", o) for o in late.selected)
+    assert calls == 2, "the select ran once Redis was free, then its release"
+    assert (released, cancelled) == (1, 1)
+    assert recorded == set()
