@@ -113,3 +113,33 @@ def test_the_urls_health_check_interval_pings_an_idle_connection(
         return pings
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_script_connections_are_opened_at_start_up_and_replaced_in_the_background(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisContactStore.from_url(redis_server.url, warm_connections=4, timeout_s=2.0)
+
+    def store_clients() -> list[dict[str, str]]:
+        with redis_server.client() as client:
+            return [c for c in client.client_list() if c["cmd"] != "client|list"]
+
+    async def scenario() -> list[int]:
+        await store.prepare()
+        started = len(store_clients())
+        await store.select("C-1", "d1", _offer("a"), 1, NOW, True)
+        after_decision = len(store_clients())
+        with redis_server.client() as client:
+            client.client_pause(200)
+        try:
+            async with asyncio.timeout(0.05):
+                await store.select("C-2", "d2", _offer("a"), 1, NOW, True)
+        except TimeoutError:
+            pass
+        await asyncio.sleep(0.4)  # closed with the interrupted call, then reopened
+        replaced = len(store_clients())
+        await store.aclose()
+        return [started, after_decision, replaced]
+
+    # 4 script connections and the store's own client (it loaded the scripts)
+    assert asyncio.run(scenario()) == [5, 5, 5]
