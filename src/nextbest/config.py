@@ -60,6 +60,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """Contact store: empty for the embedded per-process store, else e.g. redis://host:6379/0."""
     redis_budget_ms: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     """The longest a decision waits on Redis before it degrades."""
+    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 32
+    """Decisions a worker works on at once; the others wait for their turn, in arrival
+    order, before they start."""
+    queue_deadline_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 100
+    """A decision that waited longer than this for its turn is answered 503 with
+    `Retry-After`."""
     degraded_mode: Annotated[str, msgspec.Meta(pattern=_MODES)] = "fail_closed"
     """When the contact store cannot answer: `fail_closed` (withhold capped offers, return
     the rest) or `fail_open` (return the ranking unchecked); per channel with

@@ -32,6 +32,7 @@ __all__ = [
     "count_history_dropped",
     "count_history_written",
     "count_reload",
+    "count_shed",
     "exposition",
     "observe_decision",
     "set_bundle",
@@ -72,6 +73,10 @@ HISTORY_DROPPED = Counter(
     ["reason"],
 )
 HISTORY_WRITTEN = Counter("nextbest_history_written_total", "History records written.")
+SHED = Counter(
+    "nextbest_decisions_shed_total",
+    "Decisions refused with 503 after waiting past the queue deadline for their turn.",
+)
 RELOADS = Counter("nextbest_bundle_reloads_total", "Bundle reload attempts, by result.", ["result"])
 BUNDLE = Gauge(
     "nextbest_bundle_info",
@@ -115,6 +120,10 @@ def observe_decision(decision: Decision, total_ns: int) -> None:
 @cache
 def _caps(policy: str) -> Counter:
     return CAPS_HIT.labels(policy)
+
+
+def count_shed() -> None:
+    SHED.inc()
 
 
 def count_degraded(channel: str, mode: str) -> None:

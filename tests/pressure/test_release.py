@@ -18,6 +18,7 @@ from nextbest.pressure import ContactStore, MemoryContactStore
 from nextbest.pressure.gate import GateResult, PressureGate
 from nextbest.pressure.redis import RedisContactStore, customer_key_prefix
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
+from redis_server import RedisServer
 
 StoreFactory = Callable[[], ContactStore]
 T = TypeVar("T")
@@ -215,7 +216,9 @@ def test_a_decision_timed_out_by_a_paused_redis_keeps_no_contact(
     assert released == 1
     assert after_release == set()
     assert not healthy.degraded
-    assert recorded == {f"d-healthy:{o}" for o in healthy.selected if policies.needs_check("web", o)}
+    assert recorded == {
+        f"d-healthy:{o}" for o in healthy.selected if policies.needs_check("web", o)
+    }
     assert len(recorded) == 3
 
 

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, ControllerRouterHandler
 
 from nextbest import __version__
 from nextbest.api.admin import admin_router
+from nextbest.api.admission import Admission
 from nextbest.api.cors import cors_config
 from nextbest.api.explorer import explorer_router
 from nextbest.api.feedback import FeedbackRoutes
@@ -77,6 +78,7 @@ def create_app(
         decider,
         gate or open_gate(settings),
         HistoryRecorder(writer, field_filter(settings)) if writer is not None else None,
+        admission=Admission(settings.max_in_flight, settings.queue_deadline_ms / 1000),
     )
     reloader = BundleReloader(serving, decider.bundle.path)
 

@@ -39,6 +39,7 @@ from nextbest.bundle import Bundle
 from nextbest.decide import DecisionRequest
 
 __all__ = [
+    "DECISION_RESPONSES",
     "DOCS_ASSETS_PATH",
     "RELOAD_RESPONSES",
     "DecisionBody",
@@ -121,6 +122,19 @@ _STORE_UNAVAILABLE = _problem(
         ),
     ),
 )
+_BUSY = _problem(
+    "The decision waited longer than `NEXTBEST_QUEUE_DEADLINE_MS` for its turn (the worker "
+    "is saturated); retry after `Retry-After` seconds, or on another replica.",
+    (
+        "worker busy",
+        _status_problem(
+            503,
+            "Service Unavailable",
+            "the service is busy (waited 100 ms for one of 32 decisions in flight); "
+            "retry later or elsewhere",
+        ),
+    ),
+)
 _RELOAD_REFUSED = _problem(
     "The body breaks the contract (a problem naming the field), or the bundle was refused "
     f"(`type` `{BUNDLE_REFUSED}`): the document then also carries the attempt (`at`, "
@@ -149,6 +163,9 @@ def responses(*statuses: int) -> dict[int, ResponseSpec]:
         503: _STORE_UNAVAILABLE,
     }
     return {status: known[status] for status in statuses}
+
+
+DECISION_RESPONSES = {**responses(400, 413, 422), 503: _BUSY}
 
 
 RELOAD_RESPONSES = {**responses(400, 401, 413), 422: _RELOAD_REFUSED}

@@ -7,20 +7,24 @@ from typing import Literal
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
+from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from nextbest import service
 from nextbest.api.admin import reload_info
-from nextbest.api.openapi import DecisionBody, responses
+from nextbest.api.admission import QueueDeadlineExceededError
+from nextbest.api.openapi import DECISION_RESPONSES, DecisionBody
 from nextbest.api.reloader import BundleReloader
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import BundleInfo, Health, OfferInfo, OffersPage
 from nextbest.decide import DecisionRequest, DecisionResponse
-from nextbest.metrics import CONTENT_TYPE_LATEST, exposition
+from nextbest.metrics import CONTENT_TYPE_LATEST, count_shed, exposition
 
 __all__ = ["DecisionRoutes", "HealthRoutes", "metrics"]
+
+RETRY_AFTER_S = 1
 
 
 def _history_state(serving: Serving) -> Literal["ok", "degraded", "off"]:
@@ -44,12 +48,23 @@ class DecisionRoutes(Controller):
         summary="Rank next-best activities",
         dto=StrictJSON[DecisionRequest],
         return_dto=None,
-        responses=responses(400, 413, 422),
+        responses=DECISION_RESPONSES,
     )
     async def decide(self, state: State, data: DecisionBody) -> DecisionResponse:
         """Rank the catalogue's activities for one customer in one context."""
         serving = _serving(state)
-        decision = await service.decide(serving.decider, serving.gate, data, serving.history)
+        try:
+            async with serving.admission.slot():
+                decision = await service.decide(
+                    serving.decider, serving.gate, data, serving.history
+                )
+        except QueueDeadlineExceededError as exc:
+            count_shed()
+            raise HTTPException(
+                status_code=HTTP_503_SERVICE_UNAVAILABLE,
+                detail=f"the service is busy ({exc}); retry later or elsewhere",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from exc
         return decision.response
 
     @get("/offers", summary="The activity catalogue")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from nextbest.api.admission import Admission
 from nextbest.decide.decider import Decider
 from nextbest.history.recorder import HistoryRecorder
 from nextbest.pressure.gate import PressureGate
@@ -22,3 +23,5 @@ class Serving:
     """Where decisions and responses are recorded; None when the history is off."""
     started: bool = False
     """Start-up has finished (the store was tried); until then the service is not ready."""
+    admission: Admission = field(default_factory=Admission)
+    """How many decisions run at once, and how long the others may wait."""
