@@ -1,0 +1,168 @@
+"""Bursts: caps and recorded contacts when many decisions arrive at once.
+
+    .venv/bin/python loadtests/bench_burst.py [--bursts 5] [--burst-size 300] [--wide 3000]
+
+Starts its own redis-server and nextbest servers on free loopback ports, then:
+
+1. **One customer, three replicas.** `--bursts` times, `--burst-size` concurrent recorded
+   decisions (`web`, `limit 3`) for one new customer, spread over three replicas (one
+   worker each) sharing the redis-server. Prints per burst the capped offers returned
+   (the demo's cap is 3 per 7 days), the contacts recorded in Redis, whether they are the
+   very contacts returned, and the share of degraded answers.
+2. **Distinct customers, one worker.** `--wide` concurrent recorded decisions, one per
+   customer, against one worker. Prints the answers by status (a decision, or a 503 with
+   `Retry-After`; nothing else is expected) and the contacts recorded that no answer
+   returned (expected: none).
+
+The last line says whether the deterministic goals held (exactly the cap returned,
+recorded == returned, no 5xx other than 503 + Retry-After); the figures (degraded share,
+503s) depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from _servers import nextbest_server, redis_server
+
+from nextbest.bundle import load_bundle
+from nextbest.config import default_bundle_path
+
+WINDOW_KEY = "nb:{{{customer}}}:c:sales_3_per_7_days"
+CAP = 3
+
+
+def _body(customer: str) -> dict[str, Any]:
+    return {
+        "customer": {"id": customer, "lifecycle_stage": "loyal", "clv": 2000.0},
+        "context": {"channel": "web"},
+        "limit": 3,
+        "dry_run": False,
+    }
+
+
+async def _post_all(bases: Sequence[str], customers: Sequence[str]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(customers), max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        return await asyncio.gather(
+            *(
+                client.post(f"{bases[i % len(bases)]}/v1/decisions", json=_body(customer))
+                for i, customer in enumerate(customers)
+            )
+        )
+
+
+def _recorded(client: redis.Redis, customers: set[str]) -> set[str]:
+    contacts: set[str] = set()
+    for key in client.scan_iter(match="nb:{*}:c:*", count=1000):
+        customer = key.split("{", 1)[1].rsplit("}", 1)[0]
+        if customer in customers:
+            contacts.update(client.zrange(key, 0, -1))
+    return contacts
+
+
+def _returned(answers: Sequence[httpx.Response], capped: set[str]) -> set[str]:
+    return {
+        f"{body['decision_id']}:{offer['offer_id']}"
+        for body in (a.json() for a in answers if a.status_code == 200)
+        for offer in body["offers"]
+        if offer["offer_id"] in capped
+    }
+
+
+def _burst(bases: Sequence[str], client: redis.Redis, n: int, size: int, capped: set[str]) -> bool:
+    customer = f"C-burst-{n}-{time.time_ns()}"
+    started = time.perf_counter()
+    answers = asyncio.run(_post_all(bases, [customer] * size))
+    elapsed = time.perf_counter() - started
+    time.sleep(0.5)  # contacts of decisions that were given up are released meanwhile
+    statuses = Counter(a.status_code for a in answers)
+    ok = [a for a in answers if a.status_code == 200]
+    degraded = sum(1 for a in ok if a.json()["degraded"])
+    returned = _returned(answers, capped)
+    recorded = _recorded(client, {customer})
+    print(
+        f"burst {n}: {size} decisions in {elapsed:.2f} s, statuses {dict(statuses)}: "
+        f"capped offers returned {len(returned)}, contacts recorded {len(recorded)} "
+        f"({'the same' if recorded == returned else 'DIFFERENT'}), "
+        f"degraded {degraded} ({degraded / size:.1%})"
+    )
+    return len(returned) == CAP and recorded == returned and set(statuses) == {200}
+
+
+def _wide(base: str, client: redis.Redis, count: int, capped: set[str]) -> bool:
+    run = time.time_ns()
+    customers = [f"C-wide-{run}-{n}" for n in range(count)]
+    started = time.perf_counter()
+    answers = asyncio.run(_post_all([base], customers))
+    elapsed = time.perf_counter() - started
+    time.sleep(1.0)
+    statuses = Counter(a.status_code for a in answers)
+    refused = [a for a in answers if a.status_code == 503]
+    with_retry_after = sum(1 for a in refused if a.headers.get("retry-after"))
+    ok = [a for a in answers if a.status_code == 200]
+    degraded = sum(1 for a in ok if a.json()["degraded"])
+    returned = _returned(answers, capped)
+    recorded = _recorded(client, set(customers))
+    print(
+        f"wide: {count} decisions for distinct customers in {elapsed:.2f} s, one worker: "
+        f"statuses {dict(statuses)} (503 with Retry-After: {with_retry_after}), "
+        f"degraded {degraded}, capped offers returned {len(returned)}, "
+        f"contacts recorded {len(recorded)}, recorded but not returned "
+        f"{len(recorded - returned)}"
+    )
+    return set(statuses) <= {200, 503} and with_retry_after == len(refused) and (
+        recorded <= returned
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bursts", type=int, default=5)
+    parser.add_argument("--burst-size", type=int, default=300)
+    parser.add_argument("--wide", type=int, default=3000, help="0 to skip")
+    parser.add_argument("--budget-ms", type=int, default=10, help="NEXTBEST_REDIS_BUDGET_MS")
+    parser.add_argument("--max-in-flight", type=int, default=32, help="NEXTBEST_MAX_IN_FLIGHT")
+    parser.add_argument(
+        "--queue-deadline-ms", type=int, default=100, help="NEXTBEST_QUEUE_DEADLINE_MS"
+    )
+    args = parser.parse_args(argv)
+    bundle = load_bundle(default_bundle_path())
+    capped = {o.id for o in bundle.offers if bundle.policies.needs_check("web", o.id)}
+    held = True
+    with tempfile.TemporaryDirectory(prefix="nextbest-burst-") as logs, redis_server() as url:
+        env = {
+            "NEXTBEST_REDIS_URL": url,
+            "NEXTBEST_REDIS_BUDGET_MS": str(args.budget_ms),
+            "NEXTBEST_MAX_IN_FLIGHT": str(args.max_in_flight),
+            "NEXTBEST_QUEUE_DEADLINE_MS": str(args.queue_deadline_ms),
+            "NEXTBEST_LOG_LEVEL": "error",
+        }
+        client = redis.Redis.from_url(url, decode_responses=True)
+        log_dir = Path(logs)
+        with (
+            nextbest_server(workers=1, log_dir=log_dir, env=env) as a,
+            nextbest_server(workers=1, log_dir=log_dir, env=env) as b,
+            nextbest_server(workers=1, log_dir=log_dir, env=env) as c,
+        ):
+            bases = [a.base, b.base, c.base]
+            for n in range(args.bursts):
+                held = _burst(bases, client, n, args.burst_size, capped) and held
+            if args.wide:
+                held = _wide(a.base, client, args.wide, capped) and held
+        client.close()
+    print("goals held" if held else "GOALS MISSED")
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
