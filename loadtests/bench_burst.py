@@ -120,8 +120,8 @@ def _wide(base: str, client: redis.Redis, count: int, capped: set[str]) -> bool:
         f"contacts recorded {len(recorded)}, recorded but not returned "
         f"{len(recorded - returned)}"
     )
-    return set(statuses) <= {200, 503} and with_retry_after == len(refused) and (
-        recorded <= returned
+    return (
+        set(statuses) <= {200, 503} and with_retry_after == len(refused) and (recorded <= returned)
     )
 
 

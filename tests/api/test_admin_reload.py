@@ -124,6 +124,19 @@ def test_reload_can_name_another_directory(
     assert bad_body.json()["errors"][0]["field"] == "path"
 
 
+def test_a_path_the_system_refuses_is_a_refused_reload_naming_it(
+    admin: TestClient[Any], tmp_path: Path
+) -> None:
+    too_long = str(tmp_path / ("x" * 300) / "bundle")
+    response = admin.post("/admin/bundle/reload", headers=AUTH, json={"path": too_long})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["result"] == "refused"
+    assert body["problems"][0]["file"] == too_long
+    assert "too long" in body["problems"][0]["problem"]
+    assert admin.get("/v1/bundle").json()["last_reload"]["result"] == "refused"
+
+
 def test_a_watched_bundle_reloads_by_itself(bundle_copy: Path) -> None:
     env = {"NEXTBEST_WATCH_BUNDLE": "true", "NEXTBEST_WATCH_QUIET_MS": "100"}
     with app_for(bundle_copy, **env) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from nextbest.api.app import create_app
 from nextbest.decide import Decider
 from nextbest.pressure import ContactStore
 from nextbest.pressure.gate import PressureGate
+from nextbest.pressure.types import FeedbackEffect
 
 DAY_MS = 86_400_000
 SALES = {"upsell", "cross_sell", "retention"}
@@ -191,6 +193,31 @@ def test_bad_feedback_names_the_field(
     response = api.post("/v1/feedback", json=body)
     assert response.status_code == 422, response.text
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize("occurred_at", ["1969-12-31T23:59:59Z", "1999-12-31T23:59:59+00:00"])
+def test_feedback_from_before_2000_is_refused_naming_the_field(
+    api: TestClient[Any], occurred_at: str
+) -> None:
+    result = decide(api, "C-old", **WEB)
+    response = feedback(api, result, sales(result)[0], "declined", occurred_at=occurred_at)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "occurred_at"
+
+
+def test_a_first_event_is_never_a_duplicate_whatever_its_time(
+    contact_store: ContactStore,
+) -> None:
+    """Below the API's lower bound too: the store never mistakes a new event for a seen one."""
+    effect = FeedbackEffect("first-time", "d1:a", set_markers=(("no_repeat:a", DAY_MS),))
+
+    async def scenario() -> list[bool]:
+        first = await contact_store.apply_feedback("C-1", effect, -1000)
+        again = await contact_store.apply_feedback("C-1", effect, -1000)
+        await contact_store.aclose()
+        return [first, again]
+
+    assert asyncio.run(scenario()) == [True, False]
 
 
 def test_missing_feedback_field_is_named(api: TestClient[Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import structlog
 from litestar import Controller, Response, post
@@ -25,6 +25,10 @@ RETRY_AFTER_S = 1
 _log = structlog.get_logger("nextbest.feedback")
 
 
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+"""No feedback is older: an earlier `occurred_at` is a client's mistake (a zero date)."""
+
+
 def _event_time_ms(feedback: FeedbackRequest, now_ms: int) -> int:
     """The client's time of the event, never later than now (a naive time is UTC)."""
     if feedback.occurred_at is None:
@@ -32,6 +36,10 @@ def _event_time_ms(feedback: FeedbackRequest, now_ms: int) -> int:
     occurred = feedback.occurred_at
     if occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=UTC)
+    if occurred < EARLIEST_EVENT:
+        raise InvalidRequestError(
+            "occurred_at", f"before {EARLIEST_EVENT.isoformat()}: not a time an event happened"
+        )
     return min(now_ms, int(occurred.timestamp() * 1000))
 
 

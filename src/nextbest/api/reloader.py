@@ -94,7 +94,12 @@ class BundleReloader:
         async with self._lock:
             try:
                 decider = await asyncio.to_thread(_prepare, target)
-            except BundleError as exc:
+            except (BundleError, OSError) as error:
+                exc = (
+                    error
+                    if isinstance(error, BundleError)  # the path itself: too long, unreadable
+                    else BundleError(str(target), None, error.strerror or str(error))
+                )
                 attempt = ReloadAttempt(
                     at=datetime.now(UTC),
                     path=str(target),
