@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import tempfile
 import time
 from collections import Counter
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "NEXTBEST_REDIS_BUDGET_MS": str(args.budget_ms),
             "NEXTBEST_MAX_IN_FLIGHT": str(args.max_in_flight),
             "NEXTBEST_QUEUE_DEADLINE_MS": str(args.queue_deadline_ms),
-            "NEXTBEST_LOG_LEVEL": "error",
+            "NEXTBEST_LOG_LEVEL": "warning",
         }
         client = redis.Redis.from_url(url, decode_responses=True)
         log_dir = Path(logs)
@@ -159,7 +160,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 held = _burst(bases, client, n, args.burst_size, capped) and held
             if args.wide:
                 held = _wide(a.base, client, args.wide, capped) and held
+            servers = [a, b, c]
+        scripts = client.info("commandstats").get("cmdstat_evalsha", {})
+        print(
+            f"redis: {scripts.get('calls', 0)} script calls, "
+            f"{scripts.get('usec_per_call', 0):.0f} us each on average (server time)"
+        )
         client.close()
+        failures = Counter(
+            f"{event['event']}:{event.get('error', '')}"
+            for server in servers
+            for line in server.log.read_text().splitlines()
+            if line.startswith("{") and '"contact_store_failed"' in line
+            for event in [json.loads(line)]
+        )
+        print(f"store calls failed, by error (all servers): {dict(failures) or 'none'}")
     print("goals held" if held else "GOALS MISSED")
     return 0 if held else 1
 

@@ -27,6 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = ["ScriptRunner", "pack_command"]
 
@@ -95,6 +96,9 @@ class ScriptRunner:
                 await connection.send_packed_command(load + command, check_health=False)
                 await connection.read_response()
                 reply = await connection.read_response()
+        except (asyncio.CancelledError, RedisTimeoutError):
+            self._discard(connection, with_idle=False)  # interrupted: the server may be fine
+            raise
         except BaseException:
             self._discard(connection)
             raise
@@ -147,12 +151,15 @@ class ScriptRunner:
                 return
         self._idle.append(connection)
 
-    def _discard(self, connection: AbstractConnection) -> None:
-        """Close a connection that failed, and the idle ones with it: when the server
-        restarts or the network drops, they are all dead, and finding that out one call
-        at a time would take as many failed calls (and circuit-breaker trials)."""
-        closing = [connection, *self._idle]
-        self._idle.clear()
+    def _discard(self, connection: AbstractConnection, *, with_idle: bool = True) -> None:
+        """Close a connection that failed, and (`with_idle`) the idle ones with it: when
+        the server restarts or the network drops, they are all dead, and finding that out
+        one call at a time would take as many failed calls (and circuit-breaker trials).
+        A call interrupted by its budget closes its own connection only: under a burst,
+        closing them all made every following call open one within its budget."""
+        closing = [connection, *self._idle] if with_idle else [connection]
+        if with_idle:
+            self._idle.clear()
         self._open -= len(closing)
         for dead in closing:
             # at once, without awaiting: this may run while the call is being cancelled
