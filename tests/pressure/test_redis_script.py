@@ -143,3 +143,34 @@ def test_script_connections_are_opened_at_start_up_and_replaced_in_the_backgroun
 
     # 4 script connections and the store's own client (it loaded the scripts)
     assert asyncio.run(scenario()) == [5, 5, 5]
+
+
+def test_a_call_interrupted_by_its_budget_closes_only_its_own_connection(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisContactStore.from_url(redis_server.url, warm_connections=0, timeout_s=2.0)
+
+    async def scenario() -> list[int]:
+        await store.prepare()
+        await asyncio.gather(
+            *(store.select(f"C-{n}", f"d{n}", _offer("a"), 1, NOW, True) for n in range(3))
+        )
+        before = len(store_clients(redis_server))
+        with redis_server.client() as client:
+            client.client_pause(200)
+        try:
+            async with asyncio.timeout(0.05):
+                await store.select("C-x", "dx", _offer("a"), 1, NOW, True)
+        except TimeoutError:
+            pass
+        await asyncio.sleep(0.3)
+        after = len(store_clients(redis_server))
+        await store.aclose()
+        return [before, after]
+
+    assert asyncio.run(scenario()) == [4, 3], "3 script connections and the store's client"
+
+
+def store_clients(server: RedisServer) -> list[dict[str, str]]:
+    with server.client() as client:
+        return [c for c in client.client_list() if c["cmd"] != "client|list"]
