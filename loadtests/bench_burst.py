@@ -15,8 +15,8 @@ Starts its own redis-server and nextbest servers on free loopback ports, then:
    returned (expected: none).
 
 The last line says whether the deterministic goals held (exactly the cap returned,
-recorded == returned, no 5xx other than 503 + Retry-After); the figures (degraded share,
-503s) depend on the machine.
+recorded == returned, no answer but a decision or a 503 with Retry-After); the figures
+(degraded share, 503s) depend on the machine and are printed, not judged.
 """
 
 from __future__ import annotations
@@ -95,9 +95,16 @@ def _burst(bases: Sequence[str], client: redis.Redis, n: int, size: int, capped:
         f"burst {n}: {size} decisions in {elapsed:.2f} s, statuses {dict(statuses)}: "
         f"capped offers returned {len(returned)}, contacts recorded {len(recorded)} "
         f"({'the same' if recorded == returned else 'DIFFERENT'}), "
-        f"degraded {degraded} ({degraded / size:.1%})"
+        f"degraded {degraded} ({degraded / size:.1%}; goal at most 1 %: "
+        f"{'held' if degraded <= size / 100 else 'missed'})"
     )
-    return len(returned) == CAP and recorded == returned and set(statuses) == {200}
+    refused_well = all(a.headers.get("retry-after") for a in answers if a.status_code == 503)
+    return (
+        len(returned) == CAP
+        and recorded == returned
+        and set(statuses) <= {200, 503}
+        and refused_well
+    )
 
 
 def _wide(base: str, client: redis.Redis, count: int, capped: set[str]) -> bool:

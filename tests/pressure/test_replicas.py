@@ -27,6 +27,7 @@ def _replica(start_server: StartServer, redis_url: str, budget_ms: int) -> Any:
         env={
             "NEXTBEST_REDIS_URL": redis_url,
             "NEXTBEST_REDIS_BUDGET_MS": str(budget_ms),
+            "NEXTBEST_QUEUE_DEADLINE_MS": "30000",  # every decision is answered, none shed
             "NEXTBEST_LOG_LEVEL": "warning",
         }
     )
