@@ -45,3 +45,19 @@ def test_a_success_resets_the_count() -> None:
     breaker.succeeded()
     breaker.failed()
     assert breaker.allow()
+
+
+def test_calls_in_flight_together_that_fail_together_count_once() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failures_to_open=3, open_s=1.0, clock=clock)
+    burst = [clock.now + i * 0.001 for i in range(30)]  # 30 calls started within 30 ms
+    clock.now += 0.04
+    for started in burst:
+        breaker.failed(started)  # they all time out
+    assert not breaker.is_open, "one failure so far"
+    for _ in range(2):  # two more waves, each started after the last failure
+        started = clock.now
+        clock.now += 0.01
+        breaker.failed(started)
+        breaker.failed(started)
+    assert breaker.is_open

@@ -11,7 +11,13 @@ __all__ = ["CircuitBreaker"]
 class CircuitBreaker:
     """Closed: calls go through. After `failures_to_open` consecutive failures it opens for
     `open_s` seconds (calls are refused at once); then one trial call is let through
-    (half-open), and its success closes the breaker."""
+    (half-open), and its success closes the breaker.
+
+    Calls that were in flight together and fail together (a burst that outran the budget,
+    a server that went away) are one failure, not one per call: a failure counts only
+    when its call started after the last failure counted. Otherwise a burst of
+    concurrent decisions, a few of them late, opened the breaker and degraded the rest of
+    the burst, although the store answered."""
 
     def __init__(
         self,
@@ -21,19 +27,20 @@ class CircuitBreaker:
     ) -> None:
         self._failures_to_open = failures_to_open
         self._open_s = open_s
-        self._clock = clock
+        self.clock = clock
         self._failures = 0
         self._open_until = 0.0
+        self._last_failure = float("-inf")
 
     @property
     def is_open(self) -> bool:
-        return self._failures >= self._failures_to_open and self._clock() < self._open_until
+        return self._failures >= self._failures_to_open and self.clock() < self._open_until
 
     def allow(self) -> bool:
         """May a call be made now? While open, no; after `open_s`, one trial at a time."""
         if self._failures < self._failures_to_open:
             return True
-        now = self._clock()
+        now = self.clock()
         if now < self._open_until:
             return False
         self._open_until = now + self._open_s  # the trial; others wait for its outcome
@@ -43,7 +50,12 @@ class CircuitBreaker:
         self._failures = 0
         self._open_until = 0.0
 
-    def failed(self) -> None:
+    def failed(self, started: float | None = None) -> None:
+        """A call failed; `started`: when it started (on `clock`), if known."""
+        now = self.clock()
+        if started is not None and started < self._last_failure:
+            return  # in flight with the failure counted last
+        self._last_failure = now
         self._failures += 1
         if self._failures >= self._failures_to_open:
-            self._open_until = self._clock() + self._open_s
+            self._open_until = now + self._open_s

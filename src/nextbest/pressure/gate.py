@@ -87,6 +87,7 @@ class PressureGate:
         error = None
         if self.breaker.allow():
             now_ms = self.clock_ms()
+            started = self.breaker.clock()
             try:
                 async with asyncio.timeout(self._budget_s):
                     selection = await self.store.select(
@@ -95,7 +96,7 @@ class PressureGate:
             except (StoreUnavailableError, TimeoutError) as exc:
                 if record:
                     self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-                self.breaker.failed()
+                self.breaker.failed(started)
                 error = type(exc).__name__
             except asyncio.CancelledError:
                 if record:
