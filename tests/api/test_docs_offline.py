@@ -46,7 +46,7 @@ def _operations(client: TestClient[Any]) -> dict[str, Any]:
 def test_errors_are_documented_as_problem_documents(client: TestClient[Any]) -> None:
     operations = _operations(client)
     expected = {
-        "POST /v1/decisions": {"200", "400", "413", "422"},
+        "POST /v1/decisions": {"200", "400", "413", "422", "503"},
         "POST /v1/feedback": {"202", "400", "413", "422", "503"},
     }
     for name, statuses in expected.items():

@@ -211,11 +211,11 @@ def test_a_decision_timed_out_by_a_paused_redis_keeps_no_contact(
         return [paused, after_release, healthy, recorded, released]
 
     paused, after_release, healthy, recorded, released = asyncio.run(scenario())
-    assert paused.degraded
+    assert paused.degraded_mode == "fail_closed"
     assert not any(policies.needs_check("web", o) for o in paused.selected)
     assert released == 1
     assert after_release == set()
-    assert not healthy.degraded
+    assert healthy.degraded_mode is None
     assert recorded == {
         f"d-healthy:{o}" for o in healthy.selected if policies.needs_check("web", o)
     }
@@ -262,7 +262,7 @@ def test_a_select_run_after_its_budget_leaves_no_contact_behind(
         return [late, recorded, gate.releaser.released, calls, cancelled]
 
     late, recorded, released, calls, cancelled = asyncio.run(scenario())
-    assert late.degraded
+    assert late.degraded_mode == "fail_closed"
     assert not any(policies.needs_check("web", o) for o in late.selected)
     assert calls == 2, "the select ran once Redis was free, then its release"
     assert (released, cancelled) == (1, 1)

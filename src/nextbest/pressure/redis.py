@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Connection, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -34,7 +35,7 @@ _MAX_CACHED_LINES = 4096
 
 _NO_CLIENT_SETINFO: dict[str, Any] = (
     {"driver_info": None}  # redis-py 8.1 deprecates the two below
-    if "driver_info" in inspect.signature(Connection.__init__).parameters
+    if "driver_info" in inspect.signature(AbstractConnection.__init__).parameters
     else {"lib_name": None, "lib_version": None}
 )
 """Connect without CLIENT SETINFO: it doubled the CPU cost of a new connection."""
