@@ -12,6 +12,9 @@ from nextbest.pressure.store import ContactStore
 __all__ = ["open_gate"]
 
 
+MAX_SCRIPT_CONNECTIONS = 64
+
+
 def open_gate(settings: Settings) -> PressureGate:
     """The embedded store, or Redis when `NEXTBEST_REDIS_URL` is set."""
     store: ContactStore
@@ -19,7 +22,10 @@ def open_gate(settings: Settings) -> PressureGate:
         from nextbest.pressure.redis import RedisContactStore
 
         store = RedisContactStore.from_url(
-            settings.redis_url, timeout_s=max(settings.redis_budget_ms / 1000, 0.05)
+            settings.redis_url,
+            timeout_s=max(settings.redis_budget_ms / 1000, 0.05),
+            max_connections=MAX_SCRIPT_CONNECTIONS,
+            warm_connections=min(settings.max_in_flight, MAX_SCRIPT_CONNECTIONS),
         )
     else:
         store = MemoryContactStore()
