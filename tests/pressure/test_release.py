@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nextbest.bundle import Bundle
-from nextbest.pressure import ContactStore, MemoryContactStore
+from nextbest.pressure import ContactStore, MemoryContactStore, StoreUnavailableError
 from nextbest.pressure.gate import GateResult, PressureGate
 from nextbest.pressure.redis import RedisContactStore, customer_key_prefix
+from nextbest.pressure.release import Releaser
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 from redis_server import RedisServer
 
@@ -267,3 +268,44 @@ def test_a_select_run_after_its_budget_leaves_no_contact_behind(
     assert calls == 2, "the select ran once Redis was free, then its release"
     assert (released, cancelled) == (1, 1)
     assert recorded == set()
+
+
+class Flaky(Network):
+    """Releases fail until `failures` of them have failed."""
+
+    def __init__(self, inner: ContactStore, failures: int) -> None:
+        super().__init__(inner)
+        self.failures = failures
+        self.attempts = 0
+
+    async def release(
+        self,
+        customer_id: str,
+        contact_prefix: str,
+        candidates: Sequence[CapCandidate],
+        now_ms: int,
+    ) -> int:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise StoreUnavailableError("redis: ConnectionError: refused")
+        return await self.inner.release(customer_id, contact_prefix, candidates, now_ms)
+
+
+def test_a_failed_release_is_retried_until_it_succeeds_or_is_too_old(
+    demo_bundle: Bundle,
+) -> None:
+    candidates = [demo_bundle.policies.candidate("web", "gas_supply")]
+
+    async def scenario(failures: int, give_up_s: float) -> list[Any]:
+        store = Flaky(MemoryContactStore(), failures)
+        await store.inner.select("C-1", "d1", candidates, 1, NOW, True)
+        releaser = Releaser(store, first_retry_s=0.001, last_retry_s=0.004, give_up_s=give_up_s)
+        releaser.submit("C-1", "d1", candidates, NOW)
+        await releaser.drain(2.0)
+        recorded = await recorded_contacts(store.inner, "C-1")
+        return [store.attempts, releaser.released, releaser.abandoned, recorded]
+
+    assert asyncio.run(scenario(3, 60.0)) == [4, 1, 0, set()]
+    attempts, released, abandoned, recorded = asyncio.run(scenario(10**6, 0.05))
+    assert (released, abandoned, recorded) == (0, 1, {"d1:gas_supply"})
+    assert attempts > 3
