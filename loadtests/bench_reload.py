@@ -19,11 +19,12 @@ import time
 import uvloop
 from bench_decide import percentile, requests
 
+from nextbest import service
 from nextbest.api.reloader import BundleReloader
 from nextbest.api.state import Serving
 from nextbest.bundle import load_bundle
 from nextbest.config import default_bundle_path
-from nextbest.decide import Decider, DecisionRequest, decide_with_pressure
+from nextbest.decide import Decider, DecisionRequest
 from nextbest.pressure import MemoryContactStore
 from nextbest.pressure.gate import PressureGate
 
@@ -38,7 +39,7 @@ async def _serve(
     pending: set[asyncio.Task[None]] = set()
 
     async def one(request: DecisionRequest, due: float) -> None:
-        await decide_with_pressure(serving.decider, serving.gate, request)
+        await service.decide(serving.decider, serving.gate, request)
         samples.append((due, (time.perf_counter() - due) * 1000))
 
     n = 0

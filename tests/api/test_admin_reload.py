@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from litestar.testing import TestClient
 
 from helpers import EditYaml, decision_request, poll
 from nextbest.api.app import create_app
+from nextbest.api.reloader import RELOAD_SWITCH_INTERVAL_S, load_in_thread
 from nextbest.bundle import load_bundle, seal_bundle
 from nextbest.config import Settings
 from nextbest.decide import Decider
@@ -154,3 +157,12 @@ def test_a_watched_bundle_reloads_by_itself(bundle_copy: Path) -> None:
                 break
         assert info["version"] == "2099.2.0"
         assert info["last_reload"]["trigger"] == "watch"
+
+
+def test_a_bundle_loads_with_the_gil_handed_back_often_and_the_interval_restored(
+    tmp_path: Path,
+) -> None:
+    before = sys.getswitchinterval()
+    during = asyncio.run(load_in_thread(lambda _: sys.getswitchinterval(), tmp_path))
+    assert during == RELOAD_SWITCH_INTERVAL_S < before
+    assert sys.getswitchinterval() == before
