@@ -223,6 +223,8 @@ def start_nextbest(
         "NEXTBEST_PORT": str(port),
         "NEXTBEST_WORKERS": str(workers),
         "NEXTBEST_LOG_FORMAT": "json",
+        # the history a server writes goes with its log, not into the working directory
+        "NEXTBEST_HISTORY_DIR": str(log_dir / f"history-{port}"),
         **(env or {}),
     }
     if server == "granian" and workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in environment:
