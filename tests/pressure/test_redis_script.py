@@ -7,7 +7,6 @@ import asyncio
 
 from nextbest.pressure import StoreUnavailableError
 from nextbest.pressure.redis import RedisContactStore
-from nextbest.pressure.redis_script import pack_command
 from nextbest.pressure.types import Cap, CapCandidate
 from redis_server import RedisServer
 
@@ -19,10 +18,20 @@ def _offer(offer_id: str) -> list[CapCandidate]:
     return [CapCandidate(offer_id, (Cap("one_a_day", 5, DAY),), ())]
 
 
-def test_commands_are_packed_in_the_redis_protocol() -> None:
-    assert pack_command("EVALSHA", "ab", 1, "nb:{C-ü}:c:x") == (
-        b"*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$13\r\nnb:{C-\xc3\xbc}:c:x\r\n"
-    )
+def test_keys_and_arguments_beyond_ascii_reach_the_script(redis_server: RedisServer) -> None:
+    store = RedisContactStore.from_url(redis_server.url, timeout_s=2.0)
+
+    async def scenario() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        await store.prepare()
+        first = await store.select("C-ü", "d-ü1", _offer("offer"), 1, NOW, True)
+        again = await store.select("C-ü", "d-ü2", _offer("offer"), 1, NOW + 1, True)
+        await store.aclose()
+        return first.selected, again.selected
+
+    assert asyncio.run(scenario()) == (("offer",), ("offer",))
+    with redis_server.client() as client:
+        (key,) = client.keys("nb:{C-ü}:*")
+        assert client.zrange(key, 0, -1) == ["d-ü1:offer", "d-ü2:offer"]
 
 
 def test_a_call_interrupted_by_its_budget_leaves_no_reply_behind(

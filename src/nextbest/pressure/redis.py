@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from nextbest.pressure.redis_script import ScriptRunner
+from nextbest.pressure.redis_script import Reply, Script, ScriptRunner
 from nextbest.pressure.store import StoreUnavailableError
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
@@ -142,11 +142,25 @@ class RedisContactStore:
             warm_connections=warm_connections,
         )
 
-    async def _run(self, script: Any, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
         try:
             return await self._scripts.run(script, keys, args)
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
+
+    async def _flat_list(
+        self, script: Script, keys: Sequence[str], args: Sequence[str | int]
+    ) -> list[str | int]:
+        reply = await self._run(script, keys, args)
+        if not isinstance(reply, list) or not all(isinstance(r, str | int) for r in reply):
+            raise StoreUnavailableError(f"redis: unexpected script reply {reply!r}")
+        return [r for r in reply if isinstance(r, str | int)]
+
+    async def _integer(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> int:
+        reply = await self._run(script, keys, args)
+        if not isinstance(reply, int):
+            raise StoreUnavailableError(f"redis: unexpected script reply {reply!r}")
+        return reply
 
     async def select(
         self,
@@ -169,13 +183,13 @@ class RedisContactStore:
         args.append("\n".join(lines))
         keys = [prefix + suffix for suffix in policy_of]
         keys.append(prefix + _cancelled(contact_prefix))
-        reply = await self._run(self._select, keys, args)
+        reply = await self._flat_list(self._select, keys, args)
         split = reply.index("")
         blocked = reply[split + 1 :]
         policies = list(policy_of.values())
         return Selection(
-            tuple(reply[:split]),
-            {blocked[i]: policies[int(blocked[i + 1]) - 1] for i in range(0, len(blocked), 2)},
+            tuple(str(offer) for offer in reply[:split]),
+            {str(blocked[i]): policies[int(blocked[i + 1]) - 1] for i in range(0, len(blocked), 2)},
         )
 
     async def release(
@@ -198,8 +212,7 @@ class RedisContactStore:
         keys = [prefix + _cancelled(contact_prefix)]
         keys += [prefix + _window(policy_id) for policy_id in windows]
         args = [now_ms, max(windows.values()), *contacts]
-        removed = await self._run(self._release, keys, args)
-        return int(removed)
+        return await self._integer(self._release, keys, args)
 
     async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         prefix = customer_key_prefix(customer_id)
@@ -219,8 +232,7 @@ class RedisContactStore:
         for counter in effect.count_declines:
             keys += [f"{prefix}d:{counter.policy_id}", prefix + _marker(counter.pause_marker)]
             args += [counter.window_ms, counter.threshold, counter.pause_ms]
-        applied = await self._run(self._feedback, keys, args)
-        return bool(applied)
+        return bool(await self._integer(self._feedback, keys, args))
 
     async def ping(self) -> None:
         try:
