@@ -192,7 +192,7 @@ def _features(bundle: Path) -> list[FeatureSpec]:
 def test_metrics_json_holds_the_evaluation(trained: tuple[TrainingReport, Path, Path]) -> None:
     report, bundle, data = trained
     metrics = json.loads((bundle / "models" / "propensity.metrics.json").read_text())
-    holdout = metrics["holdout"]
+    holdout = metrics["out_of_fold"]
     for key in ("roc_auc", "log_loss", "brier", "positive_rate", "mean_propensity"):
         assert isinstance(holdout[key], float), key
     assert holdout["roc_auc"] == pytest.approx(report.holdout.roc_auc, rel=1e-5)
@@ -202,15 +202,22 @@ def test_metrics_json_holds_the_evaluation(trained: tuple[TrainingReport, Path, 
     assert all({"mean_propensity", "observed_rate"} <= set(b) for b in holdout["calibration"])
     assert [t["share"] for t in holdout["top"]] == [0.1, 0.2]
     assert all(t["lift"] > 1.0 and 0 < t["precision"] <= 1 for t in holdout["top"])
-    assert metrics["split"]["stratified"] is True
-    assert metrics["split"]["train_rows"] + metrics["split"]["holdout_rows"] == report.rows
+    assert metrics["split"]["folds"] == 5
+    assert metrics["split"]["selection_rows"] == metrics["split"]["refit_rows"] == report.rows
+    assert holdout["rows"] == report.rows  # every row scored by a model that did not see it
+    chosen = metrics["selection"]["chosen"]
+    assert chosen in metrics["selection"]["candidates"]
+    assert chosen["family"] == metrics["family"] == "gbt"  # a fixed family trains only it
+    assert {c["family"] for c in metrics["selection"]["candidates"]} == {"gbt"}
+    assert chosen["roc_auc"]["mean"] == pytest.approx(holdout["roc_auc"], abs=0.02)
     assert metrics["parity"]["max_abs_delta"] <= metrics["parity"]["tolerance"] == 1e-5
     assert metrics["data"]["file"] == data.name
     assert metrics["data"]["sha256"].startswith("sha256:")
     assert metrics["calibration"] == "sigmoid"
 
     entry = yaml.safe_load((bundle / "models.yaml").read_text())["models"][0]
-    assert entry["training"]["holdout_auc"] == pytest.approx(holdout["roc_auc"], rel=1e-5)
+    assert entry["training"]["cv_auc"] == pytest.approx(chosen["roc_auc"]["mean"], rel=1e-5)
+    assert entry["training"]["folds"] == 5
     assert entry["training"]["data_sha256"] == metrics["data"]["sha256"]
     assert [i["name"] for i in entry["inputs"]][-1] == "offer_id"
     assert {i["name"]: i["source"] for i in entry["inputs"]}["offer_id"] == "offer.id"

@@ -88,10 +88,10 @@ class HoldoutMetrics:
             ],
         }
 
-    def lines(self) -> list[str]:
+    def lines(self, title: str = "held-out rows") -> list[str]:
         """A short table for a person."""
         out = [
-            f"held-out rows      {self.rows} ({self.positives} accepted, {self.positive_rate:.2%})",
+            f"{title:<19}{self.rows} ({self.positives} accepted, {self.positive_rate:.2%})",
             f"ROC AUC            {self.roc_auc:.4f}",
             f"log loss           {self.log_loss:.4f}",
             f"Brier score        {self.brier:.5f}",

@@ -5,10 +5,14 @@ A small YAML (``.yaml``/``.yml``) or TOML (``.toml``) file::
 
     model:
       id: propensity        # offers.yaml refers to it: `model: propensity`
-      family: gbt           # gbt (default) or logreg
+      family: auto          # auto (default): chosen by cross-validation among
+                            # logreg, gbt and lgbm; or one of them
       calibration: sigmoid  # sigmoid (default) or none
     seed: 20261123
-    holdout: 0.2            # share of rows held out for evaluation
+    folds: 5                # stratified cross-validation folds (default 5)
+    selection_rows: 100000  # larger histories: folds over a stratified sample this size
+    # holdout: 0.2          # instead of cross-validation: evaluate one fixed family on this
+                            # share and ship the model fitted on the rest
     outcome:
       column: accepted
       positive: [yes]       # optional; default 1 / true / yes
@@ -45,11 +49,13 @@ import yaml
 from nextbest.bundle.fields import FieldKind
 from nextbest.training.errors import TrainingError
 from nextbest.training.features import FeatureSpec
-from nextbest.training.pipeline import Calibration, Classifier
+from nextbest.training.pipeline import Calibration
 
 __all__ = [
-    "DEFAULT_HOLDOUT",
+    "DEFAULT_FOLDS",
     "DEFAULT_SEED",
+    "DEFAULT_SELECTION_ROWS",
+    "FamilyChoice",
     "TrainingSpec",
     "check_sources",
     "input_name",
@@ -58,7 +64,9 @@ __all__ = [
 ]
 
 DEFAULT_SEED = 20261123
-DEFAULT_HOLDOUT = 0.2
+DEFAULT_FOLDS = 5
+DEFAULT_SELECTION_ROWS = 100_000
+FamilyChoice = Literal["auto", "logreg", "gbt", "lgbm"]
 DEFAULT_POSITIVE = ("1", "true", "yes")
 DEFAULT_NEGATIVE = ("0", "false", "no")
 
@@ -75,7 +83,7 @@ class _Part(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tru
 
 class _Model(_Part, frozen=True):
     id: Identifier = "propensity"
-    family: Classifier = "gbt"
+    family: FamilyChoice = "auto"
     calibration: Calibration = "sigmoid"
     params: dict[str, Param] = {}
 
@@ -102,7 +110,9 @@ class _SpecFile(_Part, frozen=True):
     offer: _Offer | None = None
     model: _Model = _Model()
     seed: Annotated[int, msgspec.Meta(ge=0, lt=2**32)] = DEFAULT_SEED
-    holdout: Annotated[float, msgspec.Meta(ge=0.05, le=0.5)] = DEFAULT_HOLDOUT
+    holdout: Annotated[float, msgspec.Meta(ge=0.05, le=0.5)] | None = None
+    folds: Annotated[int, msgspec.Meta(ge=2, le=20)] = DEFAULT_FOLDS
+    selection_rows: Annotated[int, msgspec.Meta(ge=1000)] = DEFAULT_SELECTION_ROWS
 
 
 def input_name(column: str) -> str:
@@ -118,11 +128,14 @@ class TrainingSpec:
 
     file: str
     model_id: str
-    family: Classifier
+    family: FamilyChoice
     calibration: Calibration
     params: Mapping[str, Param]
     seed: int
-    holdout: float
+    holdout: float | None
+    """Set: the held-out run of one fixed family; None: cross-validation and refit."""
+    folds: int
+    selection_rows: int
     outcome: str
     positive: frozenset[str]
     negative: frozenset[str]
@@ -260,6 +273,13 @@ def load_spec(path: Path) -> TrainingSpec:
                 f"{onnx_name!r}; rename one column",
             )
         column_of[onnx_name] = f.name
+    if spec.holdout is not None and spec.model.family not in ("gbt", "logreg"):
+        raise TrainingError(
+            name,
+            "holdout",
+            "a held-out run trains one fixed family: set model.family to gbt or logreg, "
+            "or drop `holdout` to choose by cross-validation and refit on all rows",
+        )
     positive = frozenset(label_of(v) for v in spec.outcome.positive or DEFAULT_POSITIVE)
     negative = frozenset(label_of(v) for v in spec.outcome.negative or DEFAULT_NEGATIVE)
     if positive & negative:
@@ -274,6 +294,8 @@ def load_spec(path: Path) -> TrainingSpec:
         params=dict(spec.model.params),
         seed=spec.seed,
         holdout=spec.holdout,
+        folds=spec.folds,
+        selection_rows=spec.selection_rows,
         outcome=outcome,
         positive=positive,
         negative=negative,

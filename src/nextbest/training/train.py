@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,17 @@ from sklearn.pipeline import Pipeline
 from nextbest.bundle import known_fields
 from nextbest.bundle._schema import BundleFile, OfferSpec
 from nextbest.bundle.files import read_bundle_file, read_offers_file
+from nextbest.training.crossfit import crossfit
 from nextbest.training.errors import TrainingError
 from nextbest.training.evaluate import HoldoutMetrics, evaluate
 from nextbest.training.export import OUTPUT_NAME, PARITY_TOLERANCE, check_parity, export_onnx
 from nextbest.training.history import RawTable, categorical_column, numeric_column, read_table
 from nextbest.training.manifest import ModelEntry, TrainingFact
-from nextbest.training.pipeline import Classifier, build_pipeline, feature_matrix
+from nextbest.training.pipeline import build_pipeline, feature_matrix
 from nextbest.training.progress import Progress
+from nextbest.training.selection import Scored
 from nextbest.training.spec import (
+    FamilyChoice,
     TrainingSpec,
     check_sources,
     input_name,
@@ -48,6 +50,8 @@ MIN_CLASS_ROWS = 10
 """Fewer accepted (or declined) rows than this cannot be split, calibrated and evaluated."""
 MANY_CATEGORIES = 1000
 UNSEEN = "__nextbest_unseen__"
+PARITY_ROWS = 20_000
+"""A cross-validated run checks ONNX against scikit-learn on this many of the rows."""
 
 Columns = dict[str, NDArray[Any]]
 
@@ -65,6 +69,9 @@ class TrainingReport:
     train_rows: int
     positive_rate: float
     holdout: HoldoutMetrics
+    """Out-of-fold figures of the chosen model (``cross_validated``), else held-out ones."""
+    cross_validated: bool
+    candidates: tuple[str, ...]
     max_parity_delta: float
     parity_rows: int
     training_seconds: float
@@ -82,8 +89,13 @@ class TrainingReport:
             f"model              {self.model_id}: {self.family}, calibration "
             f"{self.calibration}, seed {self.seed}",
             f"history            {self.data}: {self.rows} rows, {self.positive_rate:.2%} accepted",
+            *(
+                ["cross-validated    (* = chosen)", *(f"  {c}" for c in self.candidates)]
+                if self.candidates
+                else []
+            ),
             f"trained on         {self.train_rows} rows in {self.training_seconds:.1f} s",
-            *self.holdout.lines(),
+            *self.holdout.lines("out-of-fold rows" if self.cross_validated else "held-out rows"),
             f"ONNX parity        max |dp| {self.max_parity_delta:.2g} over {self.parity_rows} "
             f"rows (gate {PARITY_TOLERANCE:g})",
             f"written            {self.onnx_path} ({self.onnx_bytes} bytes)",
@@ -268,7 +280,7 @@ def _fit(spec: TrainingSpec, train: Columns, outcome: NDArray[np.int8]) -> Pipel
         pipeline = build_pipeline(
             spec.features,
             seed=spec.seed,
-            classifier=spec.family,
+            classifier=spec.family,  # type: ignore[arg-type]  # the spec allows gbt, logreg
             calibration=spec.calibration,
             params=spec.params,
         )
@@ -288,27 +300,122 @@ def _sha256(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _metrics_json(
-    spec: TrainingSpec,
-    data: Mapping[str, Any],
-    split: Mapping[str, Any],
-    holdout: HoldoutMetrics,
-    parity: Mapping[str, Any],
-    warnings: Sequence[str],
-) -> bytes:
-    document = {
-        "model": spec.model_id,
-        "family": spec.family,
-        "calibration": spec.calibration,
-        "seed": spec.seed,
-        "data": dict(data),
-        "split": dict(split),
-        "holdout": holdout.as_dict(),
-        "parity": dict(parity),
-        "inputs": [{"name": f.name, "source": f.source, "kind": f.kind} for f in spec.features],
-        "warnings": list(warnings),
-    }
-    return (json.dumps(document, indent=2) + "\n").encode()
+@dataclass(frozen=True, slots=True)
+class _Fitted:
+    """What either kind of run hands to export and writing."""
+
+    pipeline: Pipeline
+    family: str
+    metrics: HoldoutMetrics
+    parity_rows: Columns
+    split: dict[str, Any]
+    selection: dict[str, Any] | None
+    facts: dict[str, TrainingFact]
+    fitted_rows: int
+    seconds: float
+    candidates: tuple[str, ...]
+
+
+def _holdout_run(
+    spec: TrainingSpec, columns: Columns, outcome: NDArray[np.int8], progress: Progress
+) -> _Fitted:
+    assert spec.holdout is not None
+    rows = int(outcome.size)
+    train_ix, test_ix = train_test_split(
+        np.arange(rows), test_size=spec.holdout, stratify=outcome, random_state=spec.seed
+    )
+    train = {k: v[train_ix] for k, v in columns.items()}
+    holdout = {k: v[test_ix] for k, v in columns.items()}
+    fits = "" if spec.calibration == "none" else f", {spec.calibration} calibration"
+    with progress.step(f"training {spec.family}{fits} on {train_ix.size} rows"):
+        started = time.perf_counter()
+        pipeline = _fit(spec, train, outcome[train_ix])
+        seconds = time.perf_counter() - started
+    with progress.step("evaluating on the held-out rows"):
+        p_accept = pipeline.predict_proba(feature_matrix(holdout, spec.features))[:, 1]
+        metrics = evaluate(outcome[test_ix], p_accept)
+    return _Fitted(
+        pipeline=pipeline,
+        family=spec.family,
+        metrics=metrics,
+        parity_rows=holdout,
+        split={
+            "holdout_share": spec.holdout,
+            "stratified": True,
+            "train_rows": int(train_ix.size),
+            "holdout_rows": int(test_ix.size),
+        },
+        selection=None,
+        facts={
+            "holdout_auc": metrics.roc_auc,
+            "holdout_log_loss": metrics.log_loss,
+            "holdout_brier": metrics.brier,
+        },
+        fitted_rows=int(train_ix.size),
+        seconds=seconds,
+        candidates=(),
+    )
+
+
+def _cross_validated_run(
+    spec: TrainingSpec, columns: Columns, outcome: NDArray[np.int8], progress: Progress
+) -> _Fitted:
+    started = time.perf_counter()
+    result = crossfit(
+        columns,
+        outcome,
+        spec.features,
+        family=spec.family,
+        params=spec.params,
+        calibration=spec.calibration,
+        folds=spec.folds,
+        selection_rows=spec.selection_rows,
+        seed=spec.seed,
+        progress=progress,
+        spec_file=spec.file,
+    )
+    seconds = time.perf_counter() - started
+    rows = int(outcome.size)
+    parity_ix = np.sort(
+        np.random.default_rng(spec.seed).permutation(rows)[: min(rows, PARITY_ROWS)]
+    )
+    winner = result.winner
+    return _Fitted(
+        pipeline=result.pipeline,
+        family=winner.family,
+        metrics=result.oof,
+        parity_rows={k: v[parity_ix] for k, v in columns.items()},
+        split={
+            "method": "stratified k-fold cross-validation, then refit on all rows",
+            "folds": result.folds,
+            "selection_rows": result.selection_rows,
+            "refit_rows": result.refit_rows,
+        },
+        selection={
+            "chosen": winner.as_dict(),
+            "rule": "lowest mean out-of-fold log loss; ties at 4 decimals: higher mean AUC",
+            "candidates": [r.as_dict() for r in result.results],
+        },
+        facts={
+            "folds": result.folds,
+            "cv_auc": winner.auc_mean,
+            "cv_auc_std": winner.auc_std,
+            "cv_log_loss": winner.log_loss_mean,
+            "cv_log_loss_std": winner.log_loss_std,
+            "oof_brier": result.oof.brier,
+        },
+        fitted_rows=result.refit_rows,
+        seconds=seconds,
+        candidates=tuple(_candidate_line(r, r is winner) for r in result.results),
+    )
+
+
+def _candidate_line(r: Scored, chosen: bool) -> str:
+    mark = "*" if chosen else " "
+    return (
+        f"{mark} {r.label():<52} AUC {r.auc_mean:.4f} ± {r.auc_std:.4f}  "
+        f"log loss {r.log_loss_mean:.4f} ± {r.log_loss_std:.4f}"
+    )
 
 
 def train_model(
@@ -317,7 +424,7 @@ def train_model(
     bundle_dir: Path,
     *,
     seed: int | None = None,
-    family: Classifier | None = None,
+    family: FamilyChoice | None = None,
     progress: Progress | None = None,
 ) -> TrainingReport:
     """Train the model ``spec_path`` describes on ``data`` and write it into ``bundle_dir``.
@@ -330,6 +437,10 @@ def train_model(
     if seed is not None:
         spec = dataclasses.replace(spec, seed=seed)
     if family is not None:
+        if spec.holdout is not None and family not in ("gbt", "logreg"):
+            raise TrainingError(
+                spec.file, "holdout", f"a held-out run trains gbt or logreg, not {family}"
+            )
         spec = dataclasses.replace(spec, family=family)
     meta, catalogue = _bundle(bundle_dir)
     check_sources(spec, known_fields(meta.customer_attributes, meta.context_attributes))
@@ -340,81 +451,84 @@ def train_model(
     _check_classes(data, spec, outcome)
     warnings = _warnings(spec, columns, outcome, catalogue)
     rows = int(outcome.size)
-    train_ix, test_ix = train_test_split(
-        np.arange(rows), test_size=spec.holdout, stratify=outcome, random_state=spec.seed
+
+    run = (
+        _holdout_run(spec, columns, outcome, progress)
+        if spec.holdout is not None
+        else _cross_validated_run(spec, columns, outcome, progress)
     )
-    train = {k: v[train_ix] for k, v in columns.items()}
-    holdout = {k: v[test_ix] for k, v in columns.items()}
-
-    fits = "" if spec.calibration == "none" else f", {spec.calibration} calibration"
-    with progress.step(f"training {spec.family}{fits} on {train_ix.size} rows"):
-        started = time.perf_counter()
-        pipeline = _fit(spec, train, outcome[train_ix])
-        training_seconds = time.perf_counter() - started
-
-    with progress.step("evaluating, exporting to ONNX, checking parity"):
-        p_accept = pipeline.predict_proba(feature_matrix(holdout, spec.features))[:, 1]
-        metrics = evaluate(outcome[test_ix], p_accept)
+    pipeline = run.pipeline
+    with progress.step("exporting to ONNX, checking parity"):
         model = export_onnx(pipeline, spec.features, name=spec.model_id)
-        parity_rows = _with_unseen_rows(holdout, spec)
+        parity_rows = _with_unseen_rows(run.parity_rows, spec)
         delta = check_parity(pipeline, model, parity_rows, spec.features)  # raises first
+    checked_rows = len(next(iter(parity_rows.values())))
 
     model_file = f"models/{spec.model_id}.onnx"
     metrics_file = f"models/{spec.model_id}.metrics.json"
     positive_rate = float(outcome.mean())
-    document = _metrics_json(
-        spec,
-        {
+    document: dict[str, Any] = {
+        "model": spec.model_id,
+        "family": run.family,
+        "calibration": spec.calibration,
+        "seed": spec.seed,
+        "data": {
             "file": data.name,
             "sha256": data_sha256,
             "rows": rows,
             "positives": int(outcome.sum()),
             "positive_rate": float(f"{positive_rate:.6g}"),
         },
-        {
-            "holdout_share": spec.holdout,
-            "stratified": True,
-            "train_rows": int(train_ix.size),
-            "holdout_rows": int(test_ix.size),
-        },
-        metrics,
-        {
-            "rows": int(test_ix.size) + 2,
+        "split": run.split,
+    }
+    if run.selection is not None:
+        document["selection"] = run.selection
+        document["out_of_fold"] = run.metrics.as_dict()
+    else:
+        document["holdout"] = run.metrics.as_dict()
+    document |= {
+        "parity": {
+            "rows": checked_rows,
             "max_abs_delta": float(f"{delta:.6g}"),
             "tolerance": PARITY_TOLERANCE,
         },
-        warnings,
-    )
+        "inputs": [{"name": f.name, "source": f.source, "kind": f.kind} for f in spec.features],
+        "warnings": list(warnings),
+    }
     facts: dict[str, TrainingFact] = {
-        "family": spec.family,
+        "family": run.family,
         "calibration": spec.calibration,
         "seed": spec.seed,
         "rows": rows,
         "positive_rate": positive_rate,
-        "holdout_auc": metrics.roc_auc,
-        "holdout_log_loss": metrics.log_loss,
-        "holdout_brier": metrics.brier,
+        **run.facts,
         "max_parity_delta": delta,
         "data_sha256": data_sha256,
         "metrics": metrics_file,
     }
     entry = ModelEntry(spec.model_id, model_file, OUTPUT_NAME, spec.features, facts)
     with progress.step(f"writing into {bundle_dir}"):
-        install_model(bundle_dir, entry, {model_file: model, metrics_file: document})
+        install_model(
+            bundle_dir,
+            entry,
+            {model_file: model, metrics_file: (json.dumps(document, indent=2) + "\n").encode()},
+        )
 
     return TrainingReport(
         model_id=spec.model_id,
-        family=spec.family,
+        family=run.family,
         calibration=spec.calibration,
         seed=spec.seed,
         data=str(data),
         rows=rows,
-        train_rows=int(train_ix.size),
+        train_rows=run.fitted_rows,
         positive_rate=positive_rate,
-        holdout=metrics,
+        holdout=run.metrics,
+        cross_validated=run.selection is not None,
+        candidates=run.candidates,
         max_parity_delta=delta,
-        parity_rows=int(test_ix.size) + 2,
-        training_seconds=training_seconds,
+        parity_rows=checked_rows,
+        training_seconds=run.seconds,
         onnx_path=bundle_dir / model_file,
         metrics_path=bundle_dir / metrics_file,
         manifest_path=bundle_dir / "models.yaml",
