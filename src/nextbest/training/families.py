@@ -105,12 +105,13 @@ def candidates(family: Family, overrides: Mapping[str, Any] | None = None) -> li
 
 
 def _lightgbm() -> Any:
-    from lightgbm import LGBMClassifier  # imported when used: the family is optional
-
-    from nextbest.training._lightgbm_onnx import register_lightgbm
+    from nextbest.training._lightgbm import (  # imported when used
+        ProbabilityLGBMClassifier,
+        register_lightgbm,
+    )
 
     register_lightgbm()
-    return LGBMClassifier
+    return ProbabilityLGBMClassifier
 
 
 def build_classifier(family: Family, params: Mapping[str, Any], *, seed: int) -> Any:

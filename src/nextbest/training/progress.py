@@ -78,5 +78,5 @@ class Progress:
             ticker.join()
             elapsed = time.perf_counter() - started
             prefix = "\r" if tty else ""
-            stream.write(f"{prefix}{text}: done in {elapsed:.1f} s\n")
+            stream.write(f"{prefix}{text}:{status()} done in {elapsed:.1f} s\n")
             stream.flush()
