@@ -40,6 +40,7 @@ UNSEEN_REASON = "outage_report"  # in the bundle's vocabulary, never in the trai
 SPEC = {
     "model": {"id": "propensity", "family": "gbt", "params": {"n_estimators": 30}},
     "seed": SEED,
+    "folds": 3,
     "outcome": {"column": "accepted"},
     "offer": {"column": "offer_id"},
     "features": {
@@ -202,7 +203,7 @@ def test_metrics_json_holds_the_evaluation(trained: tuple[TrainingReport, Path, 
     assert all({"mean_propensity", "observed_rate"} <= set(b) for b in holdout["calibration"])
     assert [t["share"] for t in holdout["top"]] == [0.1, 0.2]
     assert all(t["lift"] > 1.0 and 0 < t["precision"] <= 1 for t in holdout["top"])
-    assert metrics["split"]["folds"] == 5
+    assert metrics["split"]["folds"] == 3
     assert metrics["split"]["selection_rows"] == metrics["split"]["refit_rows"] == report.rows
     assert holdout["rows"] == report.rows  # every row scored by a model that did not see it
     chosen = metrics["selection"]["chosen"]
@@ -217,7 +218,7 @@ def test_metrics_json_holds_the_evaluation(trained: tuple[TrainingReport, Path, 
 
     entry = yaml.safe_load((bundle / "models.yaml").read_text())["models"][0]
     assert entry["training"]["cv_auc"] == pytest.approx(chosen["roc_auc"]["mean"], rel=1e-5)
-    assert entry["training"]["folds"] == 5
+    assert entry["training"]["folds"] == 3
     assert entry["training"]["data_sha256"] == metrics["data"]["sha256"]
     assert [i["name"] for i in entry["inputs"]][-1] == "offer_id"
     assert {i["name"]: i["source"] for i in entry["inputs"]}["offer_id"] == "offer.id"

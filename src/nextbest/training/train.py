@@ -29,7 +29,13 @@ from nextbest.training.crossfit import crossfit
 from nextbest.training.errors import TrainingError
 from nextbest.training.evaluate import HoldoutMetrics, evaluate
 from nextbest.training.export import OUTPUT_NAME, PARITY_TOLERANCE, check_parity, export_onnx
-from nextbest.training.history import RawTable, categorical_column, numeric_column, read_table
+from nextbest.training.history import (
+    RawTable,
+    categorical_column,
+    numeric_column,
+    read_table,
+    text_column,
+)
 from nextbest.training.manifest import ModelEntry, TrainingFact
 from nextbest.training.pipeline import build_pipeline, feature_matrix
 from nextbest.training.progress import Progress
@@ -117,8 +123,7 @@ def _bundle(bundle_dir: Path) -> tuple[BundleFile, list[OfferSpec]]:
 
 
 def _outcome(table: RawTable, spec: TrainingSpec) -> NDArray[np.int8]:
-    raw = table.columns[spec.outcome]
-    text = np.array(["" if v is None else str(v) for v in raw], dtype=str)
+    text = text_column(table, spec.outcome)
     values, inverse = np.unique(text, return_inverse=True)
     labels = [label_of(v) for v in values]
     codes = np.array(
