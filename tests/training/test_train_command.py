@@ -312,7 +312,7 @@ column = "took_it"
 positive = ["yes"]
 negative = ["no"]
 [offer]
-id = "green_tariff"
+id = "green_tariff_upgrade"
 [features.numeric]
 "Tenure (months)" = "customer.attributes.tenure_months"
 [features.categorical]

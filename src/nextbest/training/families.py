@@ -45,7 +45,7 @@ __all__ = [
 Family = Literal["logreg", "gbt", "lgbm"]
 FAMILIES: tuple[Family, ...] = ("logreg", "gbt", "lgbm")
 TREES = (50, 100, 200, 400)
-GBT_MAX_ROWS = 100_000
+GBT_MAX_ROWS = 30_000
 """``family: auto`` leaves exact-split ``gbt`` out above this many rows (its fits grow
 with rows x features x trees); ``lgbm`` is the boosted family there."""
 LGBM_THREADS = 2

@@ -33,6 +33,7 @@ __all__ = [
     "MISSING",
     "RawTable",
     "categorical_column",
+    "column_problems",
     "numeric_column",
     "read_table",
     "text_column",
@@ -74,21 +75,37 @@ def _missing_problem(wanted: str, field: str, header: Sequence[str]) -> str:
 
 
 def _locate(file: str, wanted: Mapping[str, str], header: Sequence[str]) -> dict[str, str]:
-    """Each wanted column -> its name in the file; every missing one in one error."""
-    found: dict[str, str] = {}
-    problems: list[str] = []
-    for column, field in wanted.items():
-        match = _matching(column, header)
+    """Each wanted column -> its name in the file; raises for the first missing one."""
+    found = {c: _matching(c, header) for c in wanted}
+    for column, match in found.items():
         if match is None:
-            problems.append(f"column {column!r}: {_missing_problem(column, field, header)}")
+            raise _missing_column(file, column, wanted[column], header)
+    return {c: m for c, m in found.items() if m is not None}
+
+
+def column_problems(path: Path, wanted: Mapping[str, str]) -> list[TrainingError]:
+    """Every problem of the file and its header, found without reading the data rows."""
+    file = str(path)
+    if not path.is_file():
+        return [TrainingError(file, None, "history file does not exist")]
+    if path.stat().st_size == 0:
+        return [TrainingError(file, None, "the file is empty")]
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            header = list(pq.ParquetFile(path).schema_arrow.names)
         else:
-            found[column] = match
-    if len(problems) == 1:
-        (column,) = (c for c in wanted if c not in found)
-        raise _missing_column(file, column, wanted[column], header)
-    if problems:
-        raise TrainingError(file, None, "; ".join(problems))
-    return found
+            header, _ = _header(path)
+    except TrainingError as exc:
+        return [exc]
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        return [TrainingError(file, None, f"not a readable Parquet file ({exc})")]
+    return [
+        _missing_column(file, column, field, header)
+        for column, field in wanted.items()
+        if _matching(column, header) is None
+    ]
 
 
 def _header(path: Path) -> tuple[list[str], str]:
@@ -106,7 +123,7 @@ def _header(path: Path) -> tuple[list[str], str]:
 
 
 def _read_csv(path: Path, wanted: Mapping[str, str]) -> RawTable:
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
     from pyarrow import csv as pacsv
 
     file = str(path)
@@ -129,7 +146,7 @@ def _read_csv(path: Path, wanted: Mapping[str, str]) -> RawTable:
 
 
 def _read_parquet(path: Path, wanted: Mapping[str, str]) -> RawTable:
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
 
     file = str(path)
     try:
@@ -168,7 +185,7 @@ def read_table(path: Path, wanted: Mapping[str, str]) -> RawTable:
 def _as_text(values: Any) -> Any:
     """An arrow column as strings; a null as the empty string."""
     import pyarrow as pa
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.compute as pc
 
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         values = pc.cast(values, pa.string())

@@ -107,9 +107,13 @@ def build_pipeline(
     return Pipeline([("encode", encode), ("classify", classify)])
 
 
-def build_encoder(features: Sequence[FeatureSpec], *, scale: bool) -> ColumnTransformer:
+def build_encoder(
+    features: Sequence[FeatureSpec], *, scale: bool, sparse: bool = False
+) -> ColumnTransformer:
     """Median imputation (then standardisation when ``scale``) of the numbers, one-hot
-    encoding of the categories; for :func:`feature_matrix` input."""
+    encoding of the categories; for :func:`feature_matrix` input. ``sparse``: the one-hot
+    columns (and the whole output, when mostly zeros) as a sparse matrix, the same values
+    in a fraction of the memory."""
     numeric = [j for j, f in enumerate(features) if f.kind == "numeric"]
     categorical = [j for j, f in enumerate(features) if f.kind == "categorical"]
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
@@ -120,7 +124,7 @@ def build_encoder(features: Sequence[FeatureSpec], *, scale: bool) -> ColumnTran
             ("numeric", Pipeline(numeric_steps), numeric),
             (
                 "categorical",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                OneHotEncoder(handle_unknown="ignore", sparse_output=sparse),
                 categorical,
             ),
         ]

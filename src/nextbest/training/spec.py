@@ -10,7 +10,7 @@ A small YAML (``.yaml``/``.yml``) or TOML (``.toml``) file::
       calibration: sigmoid  # sigmoid (default) or none
     seed: 20261123
     folds: 5                # stratified cross-validation folds (default 5)
-    selection_rows: 100000  # larger histories: folds over a stratified sample this size
+    selection_rows: 50000   # larger histories: folds over a stratified sample this size
     # holdout: 0.2          # instead of cross-validation: evaluate one fixed family on this
                             # share and ship the model fitted on the rest
     outcome:
@@ -52,6 +52,7 @@ from nextbest.training.features import FeatureSpec
 from nextbest.training.pipeline import Calibration
 
 __all__ = [
+    "ATTRIBUTE_RULE",
     "DEFAULT_FOLDS",
     "DEFAULT_SEED",
     "DEFAULT_SELECTION_ROWS",
@@ -61,11 +62,12 @@ __all__ = [
     "input_name",
     "label_of",
     "load_spec",
+    "source_problems",
 ]
 
 DEFAULT_SEED = 20261123
 DEFAULT_FOLDS = 5
-DEFAULT_SELECTION_ROWS = 100_000
+DEFAULT_SELECTION_ROWS = 50_000
 FamilyChoice = Literal["auto", "logreg", "gbt", "lgbm"]
 DEFAULT_POSITIVE = ("1", "true", "yes")
 DEFAULT_NEGATIVE = ("0", "false", "no")
@@ -307,24 +309,58 @@ def load_spec(path: Path) -> TrainingSpec:
     )
 
 
-def check_sources(spec: TrainingSpec, known: Mapping[str, FieldKind]) -> None:
-    """Every feature source is a field of the bundle, of the kind its feature needs."""
+ATTRIBUTE_RULE = (
+    "an attribute name is lower case: a letter, then letters, digits or _ "
+    "(^[a-z][a-z0-9_]*$); the column may be spelt in any case"
+)
+_ATTRIBUTE = re.compile(r"^(customer|context)\.attributes\.(?P<name>.+)$")
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    """The choice most like ``word``, ignoring case."""
+    by_fold = {c.casefold(): c for c in choices}
+    close = difflib.get_close_matches(word.casefold(), list(by_fold), n=1)
+    return by_fold[close[0]] if close else None
+
+
+def source_problems(spec: TrainingSpec, known: Mapping[str, FieldKind]) -> list[TrainingError]:
+    """Every feature whose source is not a field of the bundle of the kind it needs."""
+    problems: list[TrainingError] = []
     for f in spec.features:
         field = spec.fields[spec.column_of[f.name]]
         kind = known.get(f.source)
+        attribute = _ATTRIBUTE.match(f.source)
         if kind is None:
-            close = difflib.get_close_matches(f.source, list(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise TrainingError(
-                spec.file,
-                field,
-                f"unknown source {f.source!r}{hint} (attributes must be declared in "
-                "bundle.yaml under customer_attributes or context_attributes)",
+            close = _closest(f.source, list(known))
+            hint = f"; did you mean {close!r}?" if close else ""
+            rule = ""
+            if attribute and not _ATTRIBUTE_NAME.match(attribute.group("name")):
+                rule = f"; {ATTRIBUTE_RULE}"
+            problems.append(
+                TrainingError(
+                    spec.file,
+                    field,
+                    f"unknown source {f.source!r}{hint} (attributes must be declared in "
+                    f"bundle.yaml under customer_attributes or context_attributes{rule})",
+                )
             )
+            continue
         needed: FieldKind = "number" if f.kind == "numeric" else "string"
         if kind != needed:
-            raise TrainingError(
-                spec.file,
-                field,
-                f"source {f.source!r} is a {kind} field; a {f.kind} feature needs a {needed} field",
+            problems.append(
+                TrainingError(
+                    spec.file,
+                    field,
+                    f"source {f.source!r} is a {kind} field; a {f.kind} feature needs a "
+                    f"{needed} field",
+                )
             )
+    return problems
+
+
+def check_sources(spec: TrainingSpec, known: Mapping[str, FieldKind]) -> None:
+    """Raise the first of :func:`source_problems`."""
+    problems = source_problems(spec, known)
+    if problems:
+        raise problems[0]

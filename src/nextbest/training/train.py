@@ -22,9 +22,7 @@ from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from nextbest.bundle import known_fields
-from nextbest.bundle._schema import BundleFile, OfferSpec
-from nextbest.bundle.files import read_bundle_file, read_offers_file
+from nextbest.bundle._schema import OfferSpec
 from nextbest.training.crossfit import crossfit
 from nextbest.training.errors import TrainingError
 from nextbest.training.evaluate import HoldoutMetrics, evaluate
@@ -38,12 +36,12 @@ from nextbest.training.history import (
 )
 from nextbest.training.manifest import ModelEntry, TrainingFact
 from nextbest.training.pipeline import build_pipeline, feature_matrix
+from nextbest.training.preflight import preflight
 from nextbest.training.progress import Progress
 from nextbest.training.selection import Scored
 from nextbest.training.spec import (
     FamilyChoice,
     TrainingSpec,
-    check_sources,
     input_name,
     label_of,
     load_spec,
@@ -109,17 +107,6 @@ class TrainingReport:
             f"                   {self.manifest_path} and manifest.json",
             *(f"warning: {w}" for w in self.warnings),
         ]
-
-
-def _bundle(bundle_dir: Path) -> tuple[BundleFile, list[OfferSpec]]:
-    if not (bundle_dir / "bundle.yaml").is_file() or not (bundle_dir / "offers.yaml").is_file():
-        raise TrainingError(
-            str(bundle_dir),
-            None,
-            "not a bundle: --out needs a directory with bundle.yaml and offers.yaml "
-            "(start from a copy of the demo bundle)",
-        )
-    return read_bundle_file(bundle_dir), list(read_offers_file(bundle_dir).offers)
 
 
 def _outcome(table: RawTable, spec: TrainingSpec) -> NDArray[np.int8]:
@@ -447,8 +434,7 @@ def train_model(
                 spec.file, "holdout", f"a held-out run trains gbt or logreg, not {family}"
             )
         spec = dataclasses.replace(spec, family=family)
-    meta, catalogue = _bundle(bundle_dir)
-    check_sources(spec, known_fields(meta.customer_attributes, meta.context_attributes))
+    _, catalogue = preflight(spec, bundle_dir, data)
 
     with progress.step(f"reading {data}"):
         columns, outcome = _read(data, spec)
