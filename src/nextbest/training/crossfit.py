@@ -132,7 +132,11 @@ def crossfit(
         x = encoded[scaled(winner.family)]
         model = fit_classifier(winner.family, winner.params, x, outcome, seed=seed)
         classify: Any = model
-        if winner.platt is not None:
+        if winner.platt is not None and winner.family == "lgbm":
+            from nextbest.training._lightgbm import with_platt  # imported when used
+
+            classify = with_platt(model, winner.platt.a, winner.platt.b)
+        elif winner.platt is not None:
             few = _few_of_each(outcome)
             classify = attach_calibration(model, winner.platt, x[few], outcome[few])
     pipeline = Pipeline([("encode", encoders[scaled(winner.family)]), ("classify", classify)])

@@ -70,13 +70,6 @@ def fold_of(outcome: NDArray[Any], folds: int, seed: int) -> NDArray[np.int64]:
     return fold
 
 
-def _probability(family: Family, score: NDArray[np.float64]) -> NDArray[np.float64]:
-    if family == "lgbm":
-        return score
-    p: NDArray[np.float64] = expit(score)
-    return p
-
-
 def _figures(
     family: Family,
     params: Mapping[str, Any],
@@ -86,7 +79,7 @@ def _figures(
     calibration: Calibration,
 ) -> Scored:
     platt = fit_platt(score, outcome) if calibration == "sigmoid" else None
-    probability = platt(score) if platt is not None else _probability(family, score)
+    probability = platt(score) if platt is not None else expit(score)
     probability = np.clip(probability, 1e-15, 1 - 1e-15)
     aucs, losses = [], []
     for k in range(int(fold.max()) + 1):
