@@ -1,4 +1,4 @@
-"""`nextbest`: serve, validate, seal, train, train-demo."""
+"""`nextbest`: serve, validate, seal, init, train, train-demo."""
 
 from __future__ import annotations
 
@@ -62,6 +62,16 @@ def _parser() -> argparse.ArgumentParser:
 
     seal = commands.add_parser("seal", help="write manifest.json (checksums) after editing")
     seal.add_argument("bundle", type=Path, help="bundle directory")
+
+    init = commands.add_parser(
+        "init",
+        help="write a first bundle for a training spec (valid and servable before training)",
+    )
+    init.add_argument("dir", type=Path, metavar="DIR", help="new (or empty) bundle directory")
+    init.add_argument("--spec", type=Path, required=True, metavar="SPEC", help="YAML or TOML")
+    init.add_argument(
+        "--data", type=Path, metavar="HISTORY", help="CSV or Parquet: vocabulary and offers"
+    )
 
     train = commands.add_parser(
         "train",
@@ -201,6 +211,18 @@ def _check_train_extra(command: str) -> None:
         ) from exc
 
 
+def _init(args: argparse.Namespace) -> int:
+    _check_train_extra("init")
+    from nextbest.training.scaffold import init_bundle
+
+    bundle = load_bundle(init_bundle(args.dir, args.spec, args.data))
+    print(
+        f"wrote {args.dir}: {len(bundle.offers)} offers, a prior model; next: nextbest train "
+        f"--data HISTORY --spec {args.dir / 'training' / args.spec.name} --out {args.dir}"
+    )
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     _check_train_extra("train")
     from nextbest.training.progress import Progress
@@ -246,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             manifest = seal_bundle(args.bundle)
             print(f"sealed {len(manifest.files)} files into {args.bundle}/manifest.json")
             return 0
+        if args.command == "init":
+            return _init(args)
         if args.command == "train":
             return _train(args)
         if args.command == "history":

@@ -48,7 +48,7 @@ from nextbest.training.spec import (
 )
 from nextbest.training.writer import install_model
 
-__all__ = ["MIN_CLASS_ROWS", "TrainingReport", "train_model"]
+__all__ = ["MIN_CLASS_ROWS", "TrainingReport", "outcome_column", "train_model"]
 
 MIN_CLASS_ROWS = 10
 """Fewer accepted (or declined) rows than this cannot be split, calibrated and evaluated."""
@@ -109,7 +109,8 @@ class TrainingReport:
         ]
 
 
-def _outcome(table: RawTable, spec: TrainingSpec) -> NDArray[np.int8]:
+def outcome_column(table: RawTable, spec: TrainingSpec) -> NDArray[np.int8]:
+    """The outcome as 0/1; an error names values neither positive nor negative."""
     text = text_column(table, spec.outcome)
     values, inverse = np.unique(text, return_inverse=True)
     labels = [label_of(v) for v in values]
@@ -141,7 +142,7 @@ def _read(data: Path, spec: TrainingSpec) -> tuple[Columns, NDArray[np.int8]]:
         else categorical_column(table, column_of[f.name])
         for f in spec.features
     }
-    outcome = _outcome(table, spec)
+    outcome = outcome_column(table, spec)
     if spec.offer_column is not None:
         offers = columns[input_name(spec.offer_column)]
         blank = np.flatnonzero(offers == "")
