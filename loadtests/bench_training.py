@@ -4,8 +4,8 @@ each phase and its peak resident memory.
 
     .venv/bin/python loadtests/bench_training.py [--rows 1000000] [--format csv|parquet]
 
-The history's acceptance depends on the numbers linearly and on two interactions, at a
-base rate near 10 %. The bundle is a copy of the demo with the 30 attributes declared.
+The history's acceptance depends on the numbers linearly and on interactions and
+thresholds that trees find, at a base rate near 10 %. The bundle is a copy of the demo with the 30 attributes declared.
 Peak memory per phase: the kernel's high-water mark (VmHWM) of this process, reset at
 the start of each phase (/proc/self/clear_refs), so each figure is that phase's own.
 """
@@ -69,11 +69,12 @@ def generate(rows: int, seed: int) -> pa.Table:
     codes = [rng.integers(0, n, rows) for n in CATEGORIES]
     weights = rng.normal(scale=0.4, size=NUMBERS)
     logit = (
-        x @ weights
-        + 0.8 * (x[:, 0] * x[:, 1] > 0)
-        + 0.6 * ((codes[0] == 1) & (x[:, 2] > 0.5))
+        0.5 * (x @ weights)
+        + 1.5 * (x[:, 0] * x[:, 1] > 0)
+        + 1.2 * ((codes[0] == 1) & (x[:, 2] > 0.5))
+        + 0.8 * (np.abs(x[:, 3]) > 1.5)
         + 0.3 * (codes[4] % 3 == 0)
-        - 2.6
+        - 3.3
     )
     accepted = (rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int8)
     x[rng.random(x.shape) < 0.03] = np.nan

@@ -342,7 +342,7 @@ def _run(capsys: pytest.CaptureFixture[str], data: Path, spec: Path, bundle: Pat
     code = main(["train", "--data", str(data), "--spec", str(spec), "--out", str(bundle)])
     err = capsys.readouterr().err
     assert code == 2, err
-    return err.strip().splitlines()[-1]
+    return err.strip()
 
 
 def _bad_history(path: Path, change: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -35,7 +36,9 @@ from nextbest.training.pipeline import Calibration, build_encoder, feature_matri
 from nextbest.training.progress import Progress
 from nextbest.training.selection import Scored, choose, cross_validate, fold_of
 
-__all__ = ["Crossfit", "crossfit", "families_for"]
+__all__ = ["ENCODE_BLOCK", "Crossfit", "crossfit", "families_for"]
+
+ENCODE_BLOCK = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,16 @@ def _sample(outcome: NDArray[Any], limit: int, seed: int) -> NDArray[np.intp]:
         return rows
     chosen, _ = train_test_split(rows, train_size=limit, stratify=outcome, random_state=seed)
     return np.sort(chosen)
+
+
+def _transform(encoder: Any, matrix: NDArray[Any]) -> Any:
+    """``encoder.transform`` a block of rows at a time (its temporaries stay small), as one
+    sparse matrix."""
+    blocks = [
+        sparse.csr_matrix(encoder.transform(matrix[start : start + ENCODE_BLOCK]))
+        for start in range(0, matrix.shape[0], ENCODE_BLOCK)
+    ]
+    return sparse.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
 
 def _few_of_each(outcome: NDArray[Any]) -> NDArray[np.intp]:
