@@ -2,10 +2,11 @@
 1,000,000 rows x 30 features (20 numbers and 10 categories, 3 % of cells missing), timing
 each phase and its peak resident memory.
 
-    .venv/bin/python loadtests/bench_training.py [--rows 1000000] [--format csv|parquet]
+    .venv/bin/python loadtests/bench_training.py [--rows N] [--format csv|parquet]
 
 The history's acceptance depends on the numbers linearly and on interactions and
-thresholds that trees find, at a base rate near 10 %. The bundle is a copy of the demo with the 30 attributes declared.
+thresholds that trees find, at a base rate near 10 %. The bundle is a copy of the demo
+with the 30 attributes declared.
 Peak memory per phase: the kernel's high-water mark (VmHWM) of this process, reset at
 the start of each phase (/proc/self/clear_refs), so each figure is that phase's own.
 """

@@ -92,7 +92,7 @@ def column_problems(path: Path, wanted: Mapping[str, str]) -> list[TrainingError
         return [TrainingError(file, None, "the file is empty")]
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
             header = list(pq.ParquetFile(path).schema_arrow.names)
         else:
@@ -185,7 +185,7 @@ def read_table(path: Path, wanted: Mapping[str, str]) -> RawTable:
 def _as_text(values: Any) -> Any:
     """An arrow column as strings; a null as the empty string."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         values = pc.cast(values, pa.string())
