@@ -111,6 +111,15 @@ def test_init_train_validate_serve_from_upper_case_columns(
     assert entry["training"]["family"] == "logreg"
     assert [i["name"] for i in entry["inputs"]][-1] == "OFFER_ID"
 
+    # Retrained without a column: the model's entry is replaced, the input is gone.
+    fewer = yaml.safe_load(trained_spec.read_text())
+    del fewer["features"]["categorical"]["SEGMENT"]
+    argv[4] = str(_write(tmp_path / "fewer.yaml", fewer))
+    assert main([*argv, "--quiet"]) == 0, capsys.readouterr().err
+    (entry,) = yaml.safe_load((bundle / "models.yaml").read_text())["models"]
+    assert "SEGMENT" not in [i["name"] for i in entry["inputs"]]
+    assert main(["validate", str(bundle)]) == 0
+
 
 def test_init_without_a_history_writes_a_prior_of_five_percent(tmp_path: Path) -> None:
     spec = dict(SPEC, offer={"id": "gas_supply"})
