@@ -36,9 +36,7 @@ from nextbest.training.pipeline import Calibration, build_encoder, feature_matri
 from nextbest.training.progress import Progress
 from nextbest.training.selection import Scored, choose, cross_validate, fold_of
 
-__all__ = ["ENCODE_BLOCK", "Crossfit", "crossfit", "families_for"]
-
-ENCODE_BLOCK = 100_000
+__all__ = ["Crossfit", "crossfit", "families_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +69,10 @@ def _sample(outcome: NDArray[Any], limit: int, seed: int) -> NDArray[np.intp]:
     return np.sort(chosen)
 
 
-def _transform(encoder: Any, matrix: NDArray[Any]) -> Any:
-    """``encoder.transform`` a block of rows at a time (its temporaries stay small), as one
-    sparse matrix."""
-    blocks = [
-        sparse.csr_matrix(encoder.transform(matrix[start : start + ENCODE_BLOCK]))
-        for start in range(0, matrix.shape[0], ENCODE_BLOCK)
-    ]
-    return sparse.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
+def _encode(encoder: Any, matrix: NDArray[Any]) -> Any:
+    """Fit ``encoder`` and encode ``matrix`` in one pass (a ``ColumnTransformer``'s ``fit``
+    computes the whole output anyway), as sparse rows."""
+    return sparse.csr_matrix(encoder.fit_transform(matrix))
 
 
 def _few_of_each(outcome: NDArray[Any]) -> NDArray[np.intp]:
@@ -114,10 +108,9 @@ def crossfit(
 
     with progress.step(f"encoding {rows} rows"):
         matrix = feature_matrix(columns, features)
-        encoders = {
-            s: build_encoder(features, scale=s) for s in {scaled(f) for f in chosen_families}
-        }
-        encoded = {s: e.fit_transform(matrix) for s, e in encoders.items()}
+        scalings = sorted({scaled(f) for f in chosen_families})
+        encoders = {s: build_encoder(features, scale=s, sparse=True) for s in scalings}
+        encoded = {s: _encode(e, matrix) for s, e in encoders.items()}
         del matrix
 
     picked = _sample(outcome, selection_rows, seed)
