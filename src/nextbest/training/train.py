@@ -1,10 +1,10 @@
 """``nextbest train``: a response history and a spec in, a served propensity model out.
 
-read spec -> check it against the bundle -> read history -> stratified seeded split ->
-fit -> evaluate on the held-out rows -> export to ONNX -> parity gate -> write the
-model, its metrics, ``models.yaml`` and ``manifest.json`` (see
-:mod:`nextbest.training.writer`). The exported model is the one evaluated: it is
-fitted on the training split only.
+read spec -> check the spec, the bundle and the history's header at once
+(:mod:`.preflight`) -> read history -> choose by cross-validation and refit on every row
+(:mod:`.crossfit`; or, with ``holdout:``, fit one family on a seeded stratified split and
+evaluate on the rest) -> export to ONNX -> parity gate -> write the model, its metrics,
+``models.yaml`` and ``manifest.json`` (see :mod:`nextbest.training.writer`).
 """
 
 from __future__ import annotations
