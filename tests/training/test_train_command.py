@@ -239,7 +239,9 @@ def test_report_and_warnings(trained: tuple[TrainingReport, Path, Path]) -> None
 def test_same_seed_gives_identical_checksums(tmp_path: Path) -> None:
     data = tmp_path / "history.csv"
     write_csv(history(1_500, seed=3), data)
-    spec = write_spec(tmp_path / "spec.yaml", {**SPEC, "model": {"params": {"n_estimators": 8}}})
+    spec = write_spec(
+        tmp_path / "spec.yaml", {**SPEC, "model": {"family": "gbt", "params": {"n_estimators": 8}}}
+    )
     runs = []
     for name in ("a", "b"):
         bundle = bundle_copy(tmp_path / name)
@@ -379,6 +381,7 @@ BAD_INPUT = [
     ("ok", {"offer": None}, ["spec.yaml: offer:"]),
     ("ok", {"outcome": {"column": "accepted", "positive": [1], "negative": [1]}}, ["outcome:"]),
     ("ok", {"model": {"family": "forest"}}, ["model.family"]),
+    ("ok", {"model": {"params": {"n_estimators": 5}}}, ["model.params", "one family"]),
     ("empty", {}, ["history.csv: the file is empty"]),
     ("header_only", {}, ["history.csv: the file has no data rows"]),
 ]
@@ -433,7 +436,9 @@ def test_parity_failure_writes_nothing(
 ) -> None:
     data = tmp_path / "history.csv"
     write_csv(history(800), data)
-    spec = write_spec(tmp_path / "spec.yaml", {**SPEC, "model": {"params": {"n_estimators": 5}}})
+    spec = write_spec(
+        tmp_path / "spec.yaml", {**SPEC, "model": {"family": "gbt", "params": {"n_estimators": 5}}}
+    )
     bundle = bundle_copy(tmp_path / "bundle")
     before = files_of(bundle)
     monkeypatch.setattr(export, "PARITY_TOLERANCE", -1.0)

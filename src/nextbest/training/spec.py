@@ -275,6 +275,12 @@ def load_spec(path: Path) -> TrainingSpec:
                 f"{onnx_name!r}; rename one column",
             )
         column_of[onnx_name] = f.name
+    if spec.model.params and spec.model.family == "auto":
+        raise TrainingError(
+            name,
+            "model.params",
+            "parameters belong to one family: set model.family (logreg, gbt or lgbm) too",
+        )
     if spec.holdout is not None and spec.model.family not in ("gbt", "logreg"):
         raise TrainingError(
             name,

@@ -434,6 +434,10 @@ def train_model(
             raise TrainingError(
                 spec.file, "holdout", f"a held-out run trains gbt or logreg, not {family}"
             )
+        if spec.params and family == "auto":
+            raise TrainingError(
+                spec.file, "model.params", "--family auto: parameters belong to one family"
+            )
         spec = dataclasses.replace(spec, family=family)
     _, catalogue = preflight(spec, bundle_dir, data)
 
