@@ -36,14 +36,16 @@ def split_validation_error(exc: msgspec.ValidationError) -> tuple[str, str]:
     return field_of(path, problem), problem
 
 
-def convert_strict(raw: Any, shape: type[T], file: str) -> T:
-    """`raw` (parsed YAML or JSON) as `shape`; a BundleError naming `file` and the field
-    when it does not fit."""
+def convert_strict(
+    raw: Any, shape: type[T], file: str, error: type[BundleError] = BundleError
+) -> T:
+    """`raw` (parsed YAML or JSON) as `shape`; `error` (a BundleError) naming `file` and
+    the field when it does not fit."""
     try:
         return msgspec.convert(raw, type=shape, strict=True)
     except msgspec.ValidationError as exc:
         field, problem = split_validation_error(exc)
-        raise BundleError(file, field or None, problem) from exc
+        raise error(file, field or None, problem) from exc
 
 
 def refuse_duplicates(ids: Iterable[str], file: str, field: str, what: str) -> None:

@@ -11,14 +11,14 @@ from nextbest.errors import BundleError
 __all__ = ["parse_yaml"]
 
 
-def parse_yaml(data: bytes, file: str) -> Any:
-    """The document in `data`; BundleError naming `file` and the position when it is not
-    valid UTF-8 YAML."""
+def parse_yaml(data: bytes, file: str, error: type[BundleError] = BundleError) -> Any:
+    """The document in `data`; `error` (a BundleError) naming `file` and the position when
+    it is not valid UTF-8 YAML."""
     try:
         return yaml.safe_load(data.decode("utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise BundleError(file, where, f"invalid YAML: {exc.problem}") from exc
+        raise error(file, where, f"invalid YAML: {exc.problem}") from exc
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BundleError(file, None, f"invalid YAML: {exc}") from exc
+        raise error(file, None, f"invalid YAML: {exc}") from exc

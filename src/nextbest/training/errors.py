@@ -3,7 +3,7 @@ field, what is wrong. Nothing is written when it is raised."""
 
 from __future__ import annotations
 
-from nextbest.bundle.errors import BundleError
+from nextbest.errors import BundleError
 
 __all__ = ["TrainingError"]
 

@@ -44,12 +44,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-import yaml
 
-from nextbest.bundle.fields import FieldKind
+from nextbest.fields import FieldKind
 from nextbest.training.errors import TrainingError
 from nextbest.training.features import FeatureSpec
 from nextbest.training.pipeline import Calibration
+from nextbest.validation import convert_strict
+from nextbest.yaml_file import parse_yaml
 
 __all__ = [
     "ATTRIBUTE_RULE",
@@ -76,7 +77,6 @@ Identifier = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_lengt
 Column = Annotated[str, msgspec.Meta(min_length=1)]
 Label = str | int | float | bool
 Param = str | int | float | bool | None
-_MSGSPEC_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
 class _Part(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -170,30 +170,20 @@ def _read(path: Path) -> Any:
     if not path.is_file():
         raise TrainingError(name, None, "spec file does not exist")
     suffix = path.suffix.lower()
-    try:
-        if suffix in (".yaml", ".yml"):
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
-        if suffix == ".toml":
+    if suffix in (".yaml", ".yml"):
+        return parse_yaml(path.read_bytes(), name, TrainingError)
+    if suffix == ".toml":
+        try:
             return tomllib.loads(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise TrainingError(name, where, f"invalid YAML: {exc.problem}") from exc
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TrainingError(name, None, f"invalid spec: {exc}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise TrainingError(name, None, f"invalid spec: {exc}") from exc
     raise TrainingError(name, None, "a spec is a .yaml, .yml or .toml file")
 
 
 def _convert(name: str, raw: Any) -> _SpecFile:
     if raw is None:
         raise TrainingError(name, None, "the spec is empty")
-    try:
-        return msgspec.convert(raw, type=_SpecFile, strict=True)
-    except msgspec.ValidationError as exc:
-        match = _MSGSPEC_PATH.match(str(exc))
-        assert match is not None  # the pattern matches any string
-        path = (match.group("path") or "").lstrip(".") or None
-        raise TrainingError(name, path, match.group("problem")) from exc
+    return convert_strict(raw, _SpecFile, name, TrainingError)
 
 
 def _features(name: str, spec: _SpecFile) -> tuple[list[FeatureSpec], dict[str, str]]:
