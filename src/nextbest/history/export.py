@@ -154,6 +154,17 @@ def joined_rows(
     summary.skipped_lines = reader.skipped
 
 
+PROGRESS_EVERY = 250_000
+
+
+def _counted(rows: Iterator[Row], say: Callable[[str], None]) -> Iterator[Row]:
+    """`rows` as they are, with a progress line every PROGRESS_EVERY rows."""
+    for count, row in enumerate(rows, start=1):
+        if count % PROGRESS_EVERY == 0:
+            say(f"  {count:,} rows")
+        yield row
+
+
 def _columns(rows: Iterator[Row]) -> tuple[list[str], dict[str, str]]:
     """Every column, and the kind of each field column (number, string, boolean)."""
     kinds: dict[str, str] = {}
@@ -258,7 +269,9 @@ def export_history(
     say = progress or (lambda _text: None)
 
     def rows(summary: ExportSummary) -> Iterator[Row]:
-        return joined_rows(HistoryReader(source, since, until), window, unanswered, summary)
+        return _counted(
+            joined_rows(HistoryReader(source, since, until), window, unanswered, summary), say
+        )
 
     say("finding the columns")
     columns, kinds = _columns(rows(ExportSummary()))
