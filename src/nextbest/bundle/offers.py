@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
-from typing import cast
+from collections.abc import Sequence, Set
+from typing import Protocol, cast
 
 from nextbest.bundle._schema import OffersFile, OfferSpec, Vocabulary
 from nextbest.bundle.bundle import Offer
@@ -12,12 +12,29 @@ from nextbest.errors import BundleError
 from nextbest.fields import BUILT_IN, Value
 from nextbest.validation import refuse_duplicates
 
-__all__ = ["compile_offers", "offer_facts"]
+__all__ = ["OfferFields", "compile_offers", "offer_facts"]
 
 _OFFER_FIELDS = tuple((f.path, f.reader()) for f in BUILT_IN if f.root == "offer")
 
 
-def offer_facts(offer: Offer) -> dict[str, Value]:
+class OfferFields(Protocol):
+    """What the catalogue reads from an offer: a loaded `Offer` or its `OfferSpec`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def product(self) -> str | None: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def lever(self) -> float: ...
+
+
+def offer_facts(offer: OfferFields) -> dict[str, Value]:
     """The offer's facts by field path, read through the field catalogue (a tuple, such
     as the tags, as the list the rules compare with)."""
     facts: dict[str, Value] = {}
