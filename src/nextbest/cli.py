@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from nextbest import __version__
-from nextbest.bundle import BundleError, load_bundle, seal_bundle
-from nextbest.config import Settings, SettingsError
+from nextbest.bundle import load_bundle, seal_bundle
+from nextbest.config import Settings
+from nextbest.errors import FieldError
 from nextbest.history.factory import check_history_settings
 
 __all__ = ["main"]
@@ -133,7 +134,12 @@ def _history_parser(commands: Any) -> None:
 
 
 def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use an ISO time, e.g. 2026-11-01 or 2026-11-01T12:00:00+01:00"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -275,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "history":
             return _history(args)
         return _train_demo(args)
-    except (BundleError, SettingsError) as exc:
+    except FieldError as exc:  # a bundle, a setting, a spec, a history: named, no traceback
         print(f"nextbest: {exc}", file=sys.stderr)
         return 2
 

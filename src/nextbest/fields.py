@@ -15,7 +15,6 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "CATEGORIES",
-    "REQUEST_ROOTS",
     "Category",
     "Field",
     "FieldCatalogue",
@@ -37,7 +36,6 @@ Category = Literal["upsell", "cross_sell", "retention", "service"]
 CATEGORIES: tuple[Category, ...] = ("upsell", "cross_sell", "retention", "service")
 
 Root = Literal["customer", "context", "offer"]
-REQUEST_ROOTS: tuple[Root, ...] = ("customer", "context")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +49,6 @@ class Field:
     root: Root
     name: str
     attribute: bool = False
-
-    @property
-    def column(self) -> str:
-        """The field's column name in a history export or a training table."""
-        return self.path
 
     def reader(self) -> Callable[[Any], Value]:
         """Reads this field's value from its root object."""

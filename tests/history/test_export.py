@@ -146,3 +146,25 @@ def test_the_command_writes_a_spec_for_the_exported_columns(
     assert written["outcome"] == {"column": "outcome"}
     assert written["features"]["numeric"] == {"customer.clv": "customer.clv"}
     assert written["features"]["categorical"]["context.call_reason"] == "context.call_reason"
+
+
+@pytest.mark.parametrize(
+    ("source", "out", "named"),
+    [
+        ("missing", "t.csv", "not a history directory"),
+        ("history", "no/such/dir/t.csv", "No such file or directory"),
+    ],
+)
+def test_a_bad_source_or_output_is_named_without_a_traceback(
+    history: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+    out: str,
+    named: str,
+) -> None:
+    argv = ["history", "export", "--source", str(tmp_path / source), "--out", str(tmp_path / out)]
+    assert main([*argv, "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert named in error
+    assert "Traceback" not in error

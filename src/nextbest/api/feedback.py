@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import structlog
 from litestar import Controller, Response, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.status_codes import HTTP_202_ACCEPTED
 
 from nextbest.api.openapi import FeedbackBody, responses
+from nextbest.api.problems import retry_later
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import FeedbackReceipt, FeedbackRequest
@@ -21,7 +21,6 @@ from nextbest.pressure import StoreUnavailableError
 
 __all__ = ["FeedbackRoutes"]
 
-RETRY_AFTER_S = 1
 _log = structlog.get_logger("nextbest.feedback")
 
 
@@ -81,11 +80,7 @@ class FeedbackRoutes(Controller):
             _log.warning(
                 "feedback_unavailable", bundle_version=bundle.version, decision_id=data.decision_id
             )
-            raise HTTPException(
-                status_code=HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the contact store is unavailable; retry later",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            ) from exc
+            raise retry_later("the contact store is unavailable; retry later") from exc
         count_feedback(data.outcome, "recorded" if applied else "duplicate")
         if applied and serving.history is not None:
             serving.history.response(

@@ -12,6 +12,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import ExceptionHandlersMap
 
@@ -26,7 +27,9 @@ __all__ = [
     "INVALID_REQUEST",
     "MALFORMED_BODY",
     "PROBLEM_JSON",
+    "RETRY_AFTER_S",
     "BundleRefusedError",
+    "retry_later",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -45,6 +48,18 @@ class BundleRefusedError(Exception):
     def __init__(self, refused: ReloadRefused) -> None:
         self.refused = refused
         super().__init__(refused.detail)
+
+
+RETRY_AFTER_S = 1
+
+
+def retry_later(detail: str) -> HTTPException:
+    """A 503 the client should retry after `Retry-After` seconds (or on another replica)."""
+    return HTTPException(
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        detail=detail,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def _problem(

@@ -7,7 +7,6 @@ from typing import Literal
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
-from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
@@ -15,6 +14,7 @@ from nextbest import service
 from nextbest.api.admin import reload_info
 from nextbest.api.admission import QueueDeadlineExceededError
 from nextbest.api.openapi import DECISION_RESPONSES, DecisionBody
+from nextbest.api.problems import retry_later
 from nextbest.api.reloader import BundleReloader
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
@@ -23,8 +23,6 @@ from nextbest.decide import DecisionRequest, DecisionResponse
 from nextbest.metrics import CONTENT_TYPE_LATEST, count_shed, exposition
 
 __all__ = ["DecisionRoutes", "HealthRoutes", "metrics"]
-
-RETRY_AFTER_S = 1
 
 
 def _history_state(serving: Serving) -> Literal["ok", "degraded", "off"]:
@@ -60,11 +58,7 @@ class DecisionRoutes(Controller):
                 )
         except QueueDeadlineExceededError as exc:
             count_shed()
-            raise HTTPException(
-                status_code=HTTP_503_SERVICE_UNAVAILABLE,
-                detail=f"the service is busy ({exc}); retry later or elsewhere",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            ) from exc
+            raise retry_later(f"the service is busy ({exc}); retry later or elsewhere") from exc
         return decision.response
 
     @get("/offers", summary="The activity catalogue")

@@ -34,21 +34,16 @@ class RequestReader:
 
     def __init__(self, bundle: Bundle) -> None:
         vocabulary = bundle.vocabulary
-        self._allowed: dict[str, frozenset[str]] = {
-            "context.channel": frozenset(vocabulary.channels),
-            "context.call_reason": frozenset(vocabulary.call_reasons),
-            "customer.lifecycle_stage": frozenset(vocabulary.lifecycle_stages),
-        }
+        self._allowed: tuple[tuple[str, frozenset[str]], ...] = (
+            ("context.channel", frozenset(vocabulary.channels)),
+            ("context.call_reason", frozenset(vocabulary.call_reasons)),
+            ("customer.lifecycle_stage", frozenset(vocabulary.lifecycle_stages)),
+        )
         catalogue = bundle.fields
         self._built_in: tuple[tuple[str, Root, Callable[[object], Value]], ...] = tuple(
             (f.path, f.root, f.reader())
             for root in ("customer", "context")
             for f in catalogue.of(root, attributes=False)
-        )
-        self._checked = tuple(
-            (path, root, read, self._allowed[path])
-            for path, root, read in self._built_in
-            if path in self._allowed
         )
         self._declared: dict[Root, Mapping[str, FieldKind]] = {
             "customer": catalogue.attribute_kinds("customer"),
@@ -58,14 +53,14 @@ class RequestReader:
     def facts(self, request: DecisionRequest) -> Facts:
         """Raises InvalidRequestError listing every value the bundle does not know."""
         roots: dict[Root, object] = {"customer": request.customer, "context": request.context}
+        facts: Facts = {path: read(roots[root]) for path, root, read in self._built_in}
         problems: list[tuple[str, str]] = []
-        for path, root, read, allowed in self._checked:
-            value = read(roots[root])
+        for path, allowed in self._allowed:
+            value = facts[path]
             if value is not None and value not in allowed:
                 problems.append(
                     (path, f"unknown value {value!r}; allowed: {', '.join(sorted(allowed))}")
                 )
-        facts: Facts = {path: read(roots[root]) for path, root, read in self._built_in}
         if request.customer.attributes:
             self._attributes("customer", request.customer.attributes, facts, problems)
         if request.context.attributes:

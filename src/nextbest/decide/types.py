@@ -22,6 +22,16 @@ __all__ = [
 ]
 
 AttributeValue = str | int | float | bool | list[str]
+AttributeMap = dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue | None]
+
+
+def _attributes(declared_in: str) -> msgspec.Meta:
+    return msgspec.Meta(
+        max_length=100,
+        description=f"More facts. Those the bundle declares (`{declared_in}`) must have the "
+        "declared type (number, string, boolean, string_list; null is a missing value); "
+        "others are ignored.",
+    )
 
 
 class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -60,14 +70,7 @@ class Customer(_In, frozen=True):
         ]
         | None
     ) = None
-    attributes: Annotated[
-        dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue | None],
-        msgspec.Meta(
-            max_length=100,
-            description="More facts. Those the bundle declares (`customer_attributes`) must "
-            "have the declared type (number, string, boolean, string_list); others are ignored.",
-        ),
-    ] = {}
+    attributes: Annotated[AttributeMap, _attributes("customer_attributes")] = {}
 
 
 class Context(_In, frozen=True):
@@ -107,14 +110,7 @@ class Context(_In, frozen=True):
         ]
         | None
     ) = None
-    attributes: Annotated[
-        dict[Annotated[str, msgspec.Meta(max_length=64)], AttributeValue | None],
-        msgspec.Meta(
-            max_length=100,
-            description="More facts. Those the bundle declares (`context_attributes`) must "
-            "have the declared type; others are ignored.",
-        ),
-    ] = {}
+    attributes: Annotated[AttributeMap, _attributes("context_attributes")] = {}
 
 
 class DecisionRequest(_In, frozen=True):

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from redis.exceptions import RedisError
 
+from nextbest.errors import FieldError
 from nextbest.history.reader import HistoryReader
 from nextbest.history.records import DecisionRecord, ResponseRecord
 
@@ -86,10 +88,15 @@ def _outcome(seen: str | None) -> int | Literal["discarded"] | None:
     return None
 
 
+_PRECEDENCE = {"presented": 0, "ignored": 1, "declined": 2, "accepted": 3, "discarded": 4}
+"""Of several responses to one offer: a discard overrides everything, an accept a decline;
+`presented` is no outcome."""
+
+
 def _merge(previous: str | None, outcome: str) -> str:
-    """A discard overrides everything, an accept a decline; `presented` is no outcome."""
-    rank = {"presented": 0, "ignored": 1, "declined": 2, "accepted": 3, "discarded": 4}
-    return outcome if previous is None or rank[outcome] > rank[previous] else previous
+    if previous is None or _PRECEDENCE[outcome] > _PRECEDENCE[previous]:
+        return outcome
+    return previous
 
 
 def joined_rows(
@@ -273,14 +280,21 @@ def export_history(
             joined_rows(HistoryReader(source, since, until), window, unanswered, summary), say
         )
 
-    say("finding the columns")
-    columns, kinds = _columns(rows(ExportSummary()))
-    summary = ExportSummary(columns=columns)
-    say(f"writing {out}")
-    if out.suffix == ".parquet":
-        _write_parquet(out, columns, kinds, rows(summary))
-    else:
-        _write_csv(out, columns, rows(summary))
-    if spec_out is not None:
-        spec_out.write_text(yaml.safe_dump(training_spec(kinds), sort_keys=False))
+    if "://" not in source and not Path(source).is_dir():
+        raise FieldError(source, None, "not a history directory (nor a redis:// URL)")
+    try:
+        say("finding the columns")
+        columns, kinds = _columns(rows(ExportSummary()))
+        summary = ExportSummary(columns=columns)
+        say(f"writing {out}")
+        if out.suffix == ".parquet":
+            _write_parquet(out, columns, kinds, rows(summary))
+        else:
+            _write_csv(out, columns, rows(summary))
+        if spec_out is not None:
+            spec_out.write_text(yaml.safe_dump(training_spec(kinds), sort_keys=False))
+    except OSError as exc:
+        raise FieldError(exc.filename or str(out), None, exc.strerror or str(exc)) from exc
+    except RedisError as exc:
+        raise FieldError(source, None, f"cannot read the history streams: {exc}") from exc
     return summary
