@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from _servers import RunningServer, ServerError, start_nextbest
+from hypothesis import settings
 from litestar.testing import TestClient
 
 from helpers import DEMO_BUNDLE, EditYaml, StartServer
@@ -16,6 +17,10 @@ from nextbest.api.app import create_app
 from nextbest.bundle import Bundle, load_bundle, seal_bundle
 from nextbest.decide import Decider
 from redis_server import RedisServer
+
+# The machines are shared and noisy: a Hypothesis example is never failed for its time.
+settings.register_profile("shared-machine", deadline=None)
+settings.load_profile("shared-machine")
 
 
 @pytest.fixture(scope="session", autouse=True)
