@@ -382,3 +382,46 @@ def test_a_release_lasts_as_long_as_the_longest_window_it_names(
         return await take(store, offers("b", caps=(DAY_CAP,)), now=NOW + DAY + 2, decision="n")
 
     assert run(store_factory, scenario) == (), "a select a day late records as usual"
+
+
+def test_an_exploring_select_picks_among_the_offers_the_caps_allow_now(
+    store_factory: StoreFactory,
+) -> None:
+    """Two contacts already in the week: one more fits. Slot 1 picks position
+    floor(0.5 x 3) = 1 of the allowed (a, b, c) = b; then the cap is full and slot 2 finds
+    none allowed."""
+
+    async def scenario(store: ContactStore) -> list[Any]:
+        await take(store, offers("x", "y", backoffs=False), decision="d0")
+        two_left = await store.select(
+            "C-1", "d1", offers("a", "b", "c", backoffs=False), 3, NOW, True, picks=(0.5, -1.0)
+        )
+        after = await store.select(
+            "C-1", "d2", offers("a", caps=(), backoffs=False), 1, NOW, True, picks=()
+        )
+        return [two_left.selected, dict(two_left.blocked), two_left.counts, after]
+
+    selected, blocked, counts, after = run(store_factory, scenario)
+    assert counts == {"three_a_week": 2}
+    assert selected == ("b",)
+    assert blocked == {"a": "three_a_week", "c": "three_a_week"}
+    assert after.selected == () and after.counts == {}
+
+
+def test_an_exploring_select_takes_the_best_allowed_for_a_negative_pick(
+    store_factory: StoreFactory,
+) -> None:
+    async def scenario(store: ContactStore) -> Any:
+        candidates = [
+            CapCandidate("a", (DAY_CAP,)),
+            CapCandidate("b", (DAY_CAP,)),
+            CapCandidate("s"),
+            CapCandidate("t"),
+        ]
+        return await store.select("C-1", "d1", candidates, 3, NOW, False, picks=(-1.0, 0.99, -1.0))
+
+    selection = run(store_factory, scenario)
+    # a; then b is blocked by one_a_day: allowed (s, t), 0.99 picks t; then s
+    assert selection.selected == ("a", "t", "s")
+    assert selection.blocked == {"b": "one_a_day"}
+    assert selection.counts == {"one_a_day": 0}

@@ -44,6 +44,8 @@ class Select:
     ranked: tuple[CapCandidate, ...]
     limit: int
     record: bool
+    picks: tuple[float, ...] | None = None
+    """Exploring: one number per slot (see `ContactStore.select`)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Advance:
 
 
 Step = Select | Feedback | Advance
+
+
+PICKS = st.sampled_from((-1.0, 0.0, 0.999999)) | st.floats(0.0, 1.0, exclude_max=True)
 
 
 @st.composite
@@ -114,6 +119,7 @@ def scenarios(draw: st.DrawFn) -> list[Step]:
                     tuple(candidates[o] for o in ranked),
                     draw(st.integers(1, 4)),
                     draw(st.booleans()),
+                    draw(st.none() | st.lists(PICKS, max_size=4).map(tuple)),
                 )
             )
         elif kind == "feedback":
@@ -148,6 +154,7 @@ def demo_scenarios(draw: st.DrawFn, bundle: Bundle) -> list[Step]:
                     tuple(bundle.policies.candidate(channel, o) for o in ranked),
                     draw(st.integers(1, 5)),
                     draw(st.booleans()),
+                    draw(st.none() | st.lists(PICKS, min_size=1, max_size=5).map(tuple)),
                 )
             )
         elif kind == "feedback":
@@ -183,8 +190,8 @@ async def _run_both(url: str, steps: list[Step], *, clamp: bool = True) -> None:
                 continue
             if isinstance(step, Select):
                 args = (customer, step.decision, step.ranked, step.limit, now, step.record)
-                expected: Any = await memory.select(*args)
-                actual: Any = await redis.select(*args)
+                expected: Any = await memory.select(*args, picks=step.picks)
+                actual: Any = await redis.select(*args, picks=step.picks)
                 latest = now
             else:
                 # back-dated, but not to before the customer was last touched: there the

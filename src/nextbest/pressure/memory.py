@@ -41,6 +41,44 @@ def _window_counts(state: _State) -> Counter[str]:
     return Counter(key.split("|", 2)[1] for key in state if key.startswith("w|"))
 
 
+def _blocking(state: _State, counts: Counter[str], candidate: CapCandidate) -> str | None:
+    """The policy that blocks `candidate` now, if any: a back-off marker, else a full cap."""
+    marker = next((m for m in candidate.backoffs if f"m|{m}" in state), None)
+    if marker is not None:
+        return marker.partition(":")[0]
+    full = next((cap for cap in candidate.caps if counts[cap.policy_id] >= cap.limit), None)
+    return None if full is None else full.policy_id
+
+
+def _explore(
+    state: _State,
+    counts: Counter[str],
+    contact_prefix: str,
+    candidates: Sequence[CapCandidate],
+    picks: Sequence[float],
+    now_ms: int,
+    record: bool,
+) -> Selection:
+    """`select` with `picks`: the same steps as select.lua's exploring branch."""
+    before = {cap.policy_id: counts[cap.policy_id] for c in candidates for cap in c.caps}
+    taken: list[str] = []
+    left = list(candidates)
+    for pick in picks:
+        allowed = [c for c in left if _blocking(state, counts, c) is None]
+        if not allowed:
+            break
+        chosen = allowed[0] if pick < 0 else allowed[min(int(pick * len(allowed)), len(allowed) - 1)]
+        left.remove(chosen)
+        taken.append(chosen.offer_id)
+        for cap in chosen.caps:
+            counts[cap.policy_id] += 1
+            if record:
+                contact = f"{contact_prefix}:{chosen.offer_id}"
+                state[f"w|{cap.policy_id}|{contact}"] = now_ms + cap.window_ms
+    blocked = {c.offer_id: reason for c in left if (reason := _blocking(state, counts, c))}
+    return Selection(tuple(taken), blocked, before)
+
+
 class MemoryContactStore:
     """ContactStore kept in this process's memory."""
 
@@ -94,10 +132,15 @@ class MemoryContactStore:
         limit: int,
         now_ms: int,
         record: bool,
+        picks: Sequence[float] | None = None,
     ) -> Selection:
         state = self._customer(customer_id, now_ms)
         record = record and f"x|{contact_prefix}" not in state
         counts = _window_counts(state)
+        if picks is not None:
+            selection = _explore(state, counts, contact_prefix, candidates, picks, now_ms, record)
+            self._forget_if_empty(customer_id, state)
+            return selection
         taken: list[str] = []
         blocked: dict[str, str] = {}
         for candidate in candidates:

@@ -170,6 +170,7 @@ class RedisContactStore:
         limit: int,
         now_ms: int,
         record: bool,
+        picks: Sequence[float] | None = None,
     ) -> Selection:
         prefix = customer_key_prefix(customer_id)
         policy_of: dict[str, str] = {}
@@ -181,15 +182,24 @@ class RedisContactStore:
                 policy_of.setdefault(suffix, policy_id)
         args: list[str | int] = [now_ms, limit, int(record), contact_prefix, ";".join(policy_of)]
         args.append("\n".join(lines))
+        if picks is not None:
+            args.append(",".join(map(repr, picks)))
         keys = [prefix + suffix for suffix in policy_of]
         keys.append(prefix + _cancelled(contact_prefix))
         reply = await self._flat_list(self._select, keys, args)
         split = reply.index("")
-        blocked = reply[split + 1 :]
         policies = list(policy_of.values())
+        counts = None
+        if picks is not None:
+            end = reply.index("", split + 1)
+            tail = reply[end + 1 :]
+            counts = {policies[int(tail[i]) - 1]: int(tail[i + 1]) for i in range(0, len(tail), 2)}
+            reply = reply[:end]
+        blocked = reply[split + 1 :]
         return Selection(
             tuple(str(offer) for offer in reply[:split]),
             {str(blocked[i]): policies[int(blocked[i + 1]) - 1] for i in range(0, len(blocked), 2)},
+            counts,
         )
 
     async def release(

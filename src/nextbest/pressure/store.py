@@ -26,11 +26,19 @@ class ContactStore(Protocol):
         limit: int,
         now_ms: int,
         record: bool,
+        picks: Sequence[float] | None = None,
     ) -> Selection:
         """Walk `candidates` in order; take an offer when no back-off marker is set and
         every cap still has room (counting the offers taken earlier in this call); stop at
         `limit`. With `record`, each taken offer is recorded as the contact
-        `<contact_prefix>:<offer id>` in the window of each of its caps."""
+        `<contact_prefix>:<offer id>` in the window of each of its caps.
+
+        With `picks` (exploration), slot s instead takes, among the candidates not taken
+        that are allowed now (in order), the first when `picks[s]` < 0, else the one at
+        position floor(picks[s] x their number); it stops after `len(picks)` slots or when
+        none is allowed. `blocked` then names every candidate not taken that is blocked
+        after the last slot, and `counts` gives every cap's count before the call, so that
+        the caller can replay the selection for other picks."""
         ...
 
     async def release(

@@ -40,6 +40,9 @@ class Selection:
 
     selected: tuple[str, ...]
     blocked: Mapping[str, str] = field(default_factory=dict)
+    counts: Mapping[str, int] | None = None
+    """Exploring selections only (`picks`): each cap's contacts in its window before this
+    call, by policy id, for every cap of the candidates."""
 
 
 @dataclass(frozen=True, slots=True)
