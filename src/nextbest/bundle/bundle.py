@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from nextbest.bundle._schema import Vocabulary
+from nextbest.exploration.config import ExplorationSettings
 from nextbest.fields import Category, FieldCatalogue, FieldKind
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.rules import Expression
@@ -76,6 +77,8 @@ class Bundle:
     clv_share: Mapping[Category, float]
     models: tuple[PropensityModel, ...]
     policies: ContactPolicies
+    exploration: ExplorationSettings = ExplorationSettings()
+    """Which channels and placements explore (`exploration.yaml`); none by default."""
 
     @property
     def customer_attributes(self) -> Mapping[str, FieldKind]:

@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 from nextbest.bundle._schema import BundleFile, ModelsFile, OffersFile
 from nextbest.bundle.manifest import MANIFEST_NAME
 from nextbest.errors import BundleError
+from nextbest.exploration.config import EXPLORATION_FILE
 from nextbest.validation import convert_strict, refuse_duplicates
 from nextbest.yaml_file import parse_yaml
 
 __all__ = [
     "BUNDLE_FILE",
     "BUNDLE_FILES",
+    "EXPLORATION_FILE",
     "MODELS_FILE",
     "OFFERS_FILE",
     "POLICIES_FILE",
@@ -40,8 +42,16 @@ RULES_FILE = "rules.yaml"
 WEIGHTS_FILE = "context_weights.yaml"
 POLICIES_FILE = "policies.yaml"
 MODELS_FILE = "models.yaml"
-BUNDLE_FILES = (BUNDLE_FILE, OFFERS_FILE, RULES_FILE, WEIGHTS_FILE, POLICIES_FILE, MODELS_FILE)
-_OPTIONAL = frozenset({RULES_FILE, WEIGHTS_FILE, POLICIES_FILE, MODELS_FILE})
+BUNDLE_FILES = (
+    BUNDLE_FILE,
+    OFFERS_FILE,
+    RULES_FILE,
+    WEIGHTS_FILE,
+    POLICIES_FILE,
+    MODELS_FILE,
+    EXPLORATION_FILE,
+)
+_OPTIONAL = frozenset({RULES_FILE, WEIGHTS_FILE, POLICIES_FILE, MODELS_FILE, EXPLORATION_FILE})
 
 T = TypeVar("T")
 

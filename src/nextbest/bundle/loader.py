@@ -14,6 +14,7 @@ from nextbest.bundle._schema import BundleFile, ContextWeightsFile, OffersFile, 
 from nextbest.bundle.bundle import Bundle
 from nextbest.bundle.files import (
     BUNDLE_FILE,
+    EXPLORATION_FILE,
     OFFERS_FILE,
     POLICIES_FILE,
     RULES_FILE,
@@ -25,6 +26,7 @@ from nextbest.bundle.models import compile_models
 from nextbest.bundle.offers import compile_offers
 from nextbest.bundle.rule_set import compile_rules
 from nextbest.bundle.weights import compile_context_weights
+from nextbest.exploration.config import read_exploration
 from nextbest.fields import CATEGORIES, FieldCatalogue
 from nextbest.pressure.policy import read_policies
 
@@ -47,6 +49,7 @@ def load_bundle(root: Path) -> Bundle:
         source.section(WEIGHTS_FILE, ContextWeightsFile, {}), meta.vocabulary, offers
     )
     policies = read_policies(source.get(POLICIES_FILE), offers, meta.vocabulary.channels)
+    exploration = read_exploration(source.get(EXPLORATION_FILE), meta.vocabulary.channels)
     models = compile_models(source.models, source.files, offers, fields)
     manifest = read_manifest(source.manifest)
     verify_manifest(manifest, meta.name, meta.version, source.files)
@@ -66,4 +69,5 @@ def load_bundle(root: Path) -> Bundle:
         clv_share={c: meta.value.clv_share.get(c, 0.0) for c in CATEGORIES},
         models=models,
         policies=policies,
+        exploration=exploration,
     )

@@ -147,19 +147,23 @@ def _explored(
     )
 
 
-def epsilon_greedy_matrix(n: int, k: int, epsilon: float) -> FloatMatrix:
-    """P(offer i at rank r) for epsilon-greedy over n offers (index = greedy order), k slots."""
+def epsilon_greedy_matrix(n: int, k: int, epsilon: float | Sequence[float]) -> FloatMatrix:
+    """P(offer i at rank r) for epsilon-greedy over n offers (index = greedy order), k <= n
+    slots; `epsilon` may differ per slot (the derivation holds slot by slot)."""
+    epsilons = [float(epsilon)] * k if isinstance(epsilon, float | int) else list(epsilon)
     matrix = np.zeros((n, k))
     not_shown = np.ones(n)
     best = np.zeros(n)  # P(b_r = index)
-    best[0] = 1.0
+    if n:
+        best[0] = 1.0
     for r in range(k):
         m = n - r
-        column = epsilon / m * not_shown + (1.0 - epsilon) * best
+        e = epsilons[r]
+        column = e / m * not_shown + (1.0 - e) * best
         matrix[:, r] = column
         not_shown -= column
         if r + 1 < k:
-            best = _next_best(best, r, n, m, epsilon)
+            best = _next_best(best, r, n, m, e)
     return matrix
 
 
