@@ -14,6 +14,7 @@ import uuid
 import structlog
 
 from nextbest.decide.decider import Decider
+from nextbest.decide.exploring import ExplorationPlan
 from nextbest.decide.types import DecisionRequest
 from nextbest.decide.values import WITHHELD, Decision, DropReason, Selection
 from nextbest.history.recorder import HistoryRecorder
@@ -25,10 +26,13 @@ __all__ = ["decide"]
 _log = structlog.get_logger("nextbest.decision")
 
 
-def _selection(result: GateResult) -> Selection:
+def _selection(result: GateResult, plan: ExplorationPlan | None) -> Selection:
     blocked = {offer: DropReason("cap", policy) for offer, policy in result.capped.items()}
     blocked.update((offer, WITHHELD) for offer in result.withheld)
-    return Selection(result.selected, blocked, result.degraded_mode)
+    explored = None
+    if plan is not None and result.counts is not None:
+        explored = plan.explored(result.selected, result.considered, result.counts, result.capped)
+    return Selection(result.selected, blocked, result.degraded_mode, explored)
 
 
 async def decide(
@@ -49,18 +53,20 @@ async def decide(
         bundle_version=bundle.version,
     ):
         ranking = await decider.rank_together(request, decision_id)
+        plan = decider.explorer.plan(ranking)
         before_store = time.perf_counter_ns()
         result = await gate.select(
             bundle.policies,
             request.customer.id,
             request.context.channel,
             decision_id,
-            ranking.order,
+            ranking.order if plan is None else plan.order,
             request.limit,
             record=not request.dry_run,
+            picks=None if plan is None else plan.picks,
         )
         pressure_ns = time.perf_counter_ns() - before_store
-        decision = decider.finish(ranking, _selection(result), pressure_ns)
+        decision = decider.finish(ranking, _selection(result, plan), pressure_ns)
         _record(decision, result, time.perf_counter_ns() - started)
         if history is not None:
             history.decision(decision, bundle.name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -77,7 +77,7 @@ class Bundle:
     clv_share: Mapping[Category, float]
     models: tuple[PropensityModel, ...]
     policies: ContactPolicies
-    exploration: ExplorationSettings = ExplorationSettings()
+    exploration: ExplorationSettings = field(default_factory=ExplorationSettings)
     """Which channels and placements explore (`exploration.yaml`); none by default."""
 
     @property

@@ -11,6 +11,7 @@ from nextbest.bundle import Bundle
 from nextbest.decide.arbitration import Arbiter
 from nextbest.decide.eligibility import Eligibility
 from nextbest.decide.explanation import ResponseBuilder
+from nextbest.decide.exploring import Explorer
 from nextbest.decide.facts import RequestReader
 from nextbest.decide.scores import Scorer
 from nextbest.decide.types import DecisionRequest
@@ -38,6 +39,7 @@ class Decider:
         self.scorer = Scorer(bundle)
         self._arbiter = Arbiter(bundle)
         self._builder = ResponseBuilder(bundle)
+        self.explorer = Explorer(bundle)
 
     def rank(self, request: DecisionRequest, decision_id: str | None = None) -> Ranking:
         """Every stage before contact pressure."""

@@ -7,11 +7,18 @@ from collections.abc import Mapping, Sequence
 
 from nextbest.bundle import Bundle, Offer
 from nextbest.decide.arbitration import FORMULA
-from nextbest.decide.types import Candidate, DecisionResponse, Explanation, RankedOffer
+from nextbest.decide.types import (
+    Candidate,
+    DecisionResponse,
+    Explanation,
+    ExplorationNote,
+    RankedOffer,
+)
 from nextbest.decide.values import (
     BELOW_LIMIT,
     DEGRADED_CONTACT_PRESSURE,
     DropReason,
+    Explored,
     Ranking,
     Selection,
 )
@@ -30,7 +37,9 @@ class ResponseBuilder:
         selected = [self._index_of[o] for o in selection.selected]
         offers = [self._ranked_offer(rank, i, ranking) for rank, i in enumerate(selected, start=1)]
         explanation = (
-            self._explain(ranking, selected, selection.blocked) if request.explain else None
+            self._explain(ranking, selected, selection.blocked, selection.exploration)
+            if request.explain
+            else None
         )
         return DecisionResponse(
             decision_id=ranking.decision_id,
@@ -56,7 +65,11 @@ class ResponseBuilder:
         )
 
     def _explain(
-        self, ranking: Ranking, selected: Sequence[int], blocked: Mapping[str, DropReason]
+        self,
+        ranking: Ranking,
+        selected: Sequence[int],
+        blocked: Mapping[str, DropReason],
+        explored: Explored | None,
     ) -> Explanation:
         rank_of = {i: rank for rank, i in enumerate(selected, start=1)}
         candidates = []
@@ -83,4 +96,15 @@ class ResponseBuilder:
                     rules=list(verdict.fired),
                 )
             )
-        return Explanation(formula=FORMULA, candidates=candidates)
+        return Explanation(formula=FORMULA, candidates=candidates, exploration=_note(explored))
+
+
+def _note(explored: Explored | None) -> ExplorationNote | None:
+    if explored is None:
+        return None
+    return ExplorationNote(
+        policy=explored.policy,
+        parameter=explored.parameter,
+        explored_ranks=list(explored.explored_ranks),
+        logged_propensities=[round(p, 9) for p in explored.logged_propensities],
+    )

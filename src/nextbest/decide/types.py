@@ -18,6 +18,7 @@ __all__ = [
     "DecisionRequest",
     "DecisionResponse",
     "Explanation",
+    "ExplorationNote",
     "RankedOffer",
 ]
 
@@ -173,9 +174,31 @@ class Candidate(_Out, frozen=True):
     """Ids of the rules that fired for this offer (dropped, required, pinned or boosted it)."""
 
 
+class ExplorationNote(_Out, frozen=True):
+    """How an exploring channel chose this answer."""
+
+    policy: Annotated[str, msgspec.Meta(description="`epsilon` or `thompson`.")]
+    parameter: Annotated[float, msgspec.Meta(description="epsilon, or Thompson's prior strength.")]
+    explored_ranks: Annotated[
+        list[int],
+        msgspec.Meta(
+            description="Ranks that exploring filled (epsilon: the slot drew uniformly "
+            "among the offers allowed; Thompson: the offer differs from the model's order)."
+        ),
+    ]
+    logged_propensities: Annotated[
+        list[float],
+        msgspec.Meta(
+            description="Per returned offer, best first: the probability that the policy "
+            "put it at that rank for this request (recorded in the history)."
+        ),
+    ]
+
+
 class Explanation(_Out, frozen=True):
     formula: str
     candidates: list[Candidate]
+    exploration: ExplorationNote | None = None
 
 
 class DecisionResponse(_Out, frozen=True):

@@ -19,6 +19,7 @@ __all__ = [
     "DEGRADED_CONTACT_PRESSURE",
     "Decision",
     "DropReason",
+    "Explored",
     "Facts",
     "FloatArray",
     "Ranking",
@@ -110,6 +111,23 @@ class Selection:
     selected: tuple[str, ...]
     blocked: Mapping[str, DropReason] = field(default_factory=dict)
     degraded_mode: str | None = None
+    exploration: Explored | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Explored:
+    """How an exploring decision chose its offers."""
+
+    policy: Literal["epsilon", "thompson"]
+    parameter: float
+    """epsilon, or Thompson's prior strength."""
+    logged_propensities: tuple[float, ...]
+    """For each selected offer (rank order): the probability that the policy put it at
+    that rank, for this request and this state of the contact store."""
+    explored_ranks: tuple[int, ...]
+    """Ranks (from 1) that exploring filled: epsilon, the slots that drew uniformly;
+    Thompson, the ranks whose offer differs from the model's order of the offers the
+    caps allowed at the start."""
 
 
 @dataclass(frozen=True, slots=True)

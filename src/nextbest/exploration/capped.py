@@ -24,7 +24,14 @@ import numpy as np
 from nextbest.exploration.propensity import FloatMatrix, epsilon_greedy_matrix
 from nextbest.pressure.types import CapCandidate
 
-__all__ = ["MAX_STATES", "affordable", "capped_rank_probabilities"]
+__all__ = [
+    "MAX_STATES",
+    "affordable",
+    "allowed_at_start",
+    "binding_caps",
+    "capped_rank_probabilities",
+    "walk_frequencies",
+]
 
 MAX_STATES = 5_000
 """The most sets of picked offers the dynamic programme may have to visit."""
@@ -46,8 +53,8 @@ def capped_rank_probabilities(
     offers the store reported `blocked` (by a back-off marker when the blocking policy is
     none of the offer's caps: markers do not change within a decision)."""
     n, k = len(candidates), len(epsilons)
-    allowed = [i for i, c in enumerate(candidates) if _open_at_start(c, counts, blocked)]
-    binding = _binding_caps([candidates[i] for i in allowed], counts, k)
+    allowed = allowed_at_start(candidates, counts, blocked)
+    binding = binding_caps([candidates[i] for i in allowed], counts, k)
     matrix = np.zeros((n, k))
     if not binding:
         slots = min(k, len(allowed))
@@ -57,6 +64,14 @@ def capped_rank_probabilities(
         return matrix
     matrix[allowed, :] = _replay([candidates[i] for i in allowed], binding, epsilons)
     return matrix
+
+
+def allowed_at_start(
+    candidates: Sequence[CapCandidate], counts: Mapping[str, int], blocked: Mapping[str, str]
+) -> list[int]:
+    """Indices of the candidates no back-off marker and no full cap blocked before the
+    decision's first pick."""
+    return [i for i, c in enumerate(candidates) if _open_at_start(c, counts, blocked)]
 
 
 def _open_at_start(
@@ -69,10 +84,11 @@ def _open_at_start(
     return all(counts.get(cap.policy_id, 0) < cap.limit for cap in candidate.caps)
 
 
-def _binding_caps(
+def binding_caps(
     allowed: Sequence[CapCandidate], counts: Mapping[str, int], k: int
 ) -> dict[str, int]:
-    """Caps that this decision's own picks can fill, with their room left."""
+    """Caps that the decision's own picks (at most k) among `allowed` can fill, with the
+    room each has left."""
     members: dict[str, int] = defaultdict(int)
     room: dict[str, int] = {}
     for candidate in allowed:
@@ -80,6 +96,32 @@ def _binding_caps(
             members[cap.policy_id] += 1
             room[cap.policy_id] = cap.limit - counts.get(cap.policy_id, 0)
     return {c: r for c, r in room.items() if r <= min(k - 1, members[c] - 1)}
+
+
+def walk_frequencies(
+    allowed: Sequence[CapCandidate],
+    binding: Mapping[str, int],
+    orders: Sequence[Sequence[int]],
+    k: int,
+) -> FloatMatrix:
+    """[i, s]: the share of `orders` (permutations of `allowed`'s indices) in which the
+    store's greedy walk, counting the decision's own picks against the `binding` caps,
+    puts `allowed[i]` in slot s."""
+    caps = [[cap.policy_id for cap in a.caps if cap.policy_id in binding] for a in allowed]
+    counts = np.zeros((len(allowed), k))
+    for order in orders:
+        used: dict[str, int] = defaultdict(int)
+        slot = 0
+        for i in order:
+            if any(used[c] >= binding[c] for c in caps[i]):
+                continue
+            counts[i, slot] += 1
+            for c in caps[i]:
+                used[c] += 1
+            slot += 1
+            if slot == k:
+                break
+    return counts / max(len(orders), 1)
 
 
 def _replay(

@@ -25,8 +25,9 @@ def uniforms(decision_id: str, count: int) -> list[float]:
         digest = hashlib.blake2b(
             decision_id.encode(), digest_size=64, person=_PERSON, salt=block.to_bytes(16, "little")
         ).digest()
-        for i in range(0, 64, 8):
-            out.append((int.from_bytes(digest[i : i + 8], "little") >> 11) * 2.0**-53)
+        out.extend(
+            (int.from_bytes(digest[i : i + 8], "little") >> 11) * 2.0**-53 for i in range(0, 64, 8)
+        )
         block += 1
     return out[:count]
 

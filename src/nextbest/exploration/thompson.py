@@ -54,18 +54,33 @@ def beta_parameters(propensity: FloatArray, prior_strength: float) -> tuple[Floa
 
 
 def thompson_order(
-    propensity: Sequence[float],
-    scale: Sequence[float],
+    propensity: Sequence[float] | FloatArray,
+    scale: Sequence[float] | FloatArray,
     prior_strength: float,
     rng: np.random.Generator,
 ) -> list[int]:
     """Indices (into the greedy order) in the order one Thompson draw ranks them."""
+    order: list[int] = thompson_orders(propensity, scale, prior_strength, rng, 1)[0].tolist()
+    return order
+
+
+def thompson_orders(
+    propensity: Sequence[float] | FloatArray,
+    scale: Sequence[float] | FloatArray,
+    prior_strength: float,
+    rng: np.random.Generator,
+    count: int,
+) -> npt.NDArray[np.int64]:
+    """`count` independent Thompson orders, one a row. Offers whose scale is not above 0
+    follow the others in the greedy order."""
     p = np.asarray(propensity, dtype=np.float64)
     s = np.asarray(scale, dtype=np.float64)
     a, b = beta_parameters(p, prior_strength)
-    key = rng.beta(a, b) * s
-    raised = [i for i in np.argsort(-key, kind="stable").tolist() if s[i] > 0.0]
-    return raised + [i for i in range(len(s)) if not s[i] > 0.0]
+    raised = np.flatnonzero(s > 0.0)
+    rest = np.flatnonzero(~(s > 0.0))
+    key = rng.beta(a[raised], b[raised], size=(count, len(raised))) * s[raised]
+    drawn = raised[np.argsort(-key, axis=1, kind="stable")]
+    return np.concatenate((drawn, np.broadcast_to(rest, (count, len(rest)))), axis=1)
 
 
 def thompson_matrix(

@@ -36,6 +36,8 @@ class FieldFilter:
 def decision_record(decision: Decision, bundle_name: str, keep: FieldFilter) -> DecisionRecord:
     ranking, response = decision.ranking, decision.response
     request = ranking.request
+    explored = decision.selection.exploration
+    logged = explored.logged_propensities if explored is not None else ()
     return DecisionRecord(
         decision_id=response.decision_id,
         at=datetime.now(UTC),
@@ -53,6 +55,7 @@ def decision_record(decision: Decision, bundle_name: str, keep: FieldFilter) -> 
                 propensity=o.propensity,
                 priority=o.priority,
                 value=o.value,
+                logged_propensity=logged[o.rank - 1] if logged else 1.0,
             )
             for o in response.offers
         ],

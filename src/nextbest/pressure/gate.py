@@ -12,6 +12,7 @@ so that a customer is never capped by offers that were not returned.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from nextbest.pressure.breaker import CircuitBreaker
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.pressure.release import Releaser
 from nextbest.pressure.store import ContactStore, StoreUnavailableError
-from nextbest.pressure.types import FeedbackEffect
+from nextbest.pressure.types import CapCandidate, FeedbackEffect
 
 __all__ = ["DegradedMode", "GateResult", "PressureGate"]
 
@@ -46,6 +47,33 @@ class GateResult:
     """How the answer was made without the store; None when the store answered."""
     store_error: str | None = None
     """Why the store did not answer (an error class name), when it was asked."""
+    considered: tuple[CapCandidate, ...] = ()
+    """Exploring selections only: the candidates the picks chose among, in order (without
+    caps when the store was not asked)..."""
+    counts: Mapping[str, int] | None = None
+    """... and each cap's count before the decision (None: not exploring)."""
+
+
+def _picked(
+    ranked: Sequence[str],
+    picks: Sequence[float],
+    mode: DegradedMode | None,
+    error: str | None,
+) -> GateResult:
+    """The store's exploring walk over offers nothing blocks."""
+    left = list(ranked)
+    taken = []
+    for pick in picks:
+        if not left:
+            break
+        taken.append(left.pop(0 if pick < 0 else min(int(pick * len(left)), len(left) - 1)))
+    return GateResult(
+        tuple(taken),
+        degraded_mode=mode,
+        store_error=error,
+        considered=tuple(CapCandidate(o) for o in ranked),
+        counts={},
+    )
 
 
 class PressureGate:
@@ -79,8 +107,15 @@ class PressureGate:
         ranked: Sequence[str],
         limit: int,
         record: bool,
+        picks: Sequence[float] | None = None,
     ) -> GateResult:
-        """The first `limit` of `ranked` that the caps allow, recorded as contacts."""
+        """The first `limit` of `ranked` that the caps allow, recorded as contacts; with
+        `picks` (exploring), slot s takes the allowed offer `picks[s]` names (see
+        `ContactStore.select`), over the offers the caps allow at that slot."""
+        if picks is not None:
+            return await self._explore(
+                policies, customer_id, channel, decision_id, ranked, record, picks
+            )
         if not any(policies.needs_check(channel, offer_id) for offer_id in ranked[:limit]):
             return GateResult(tuple(ranked[:limit]))
         candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
@@ -106,6 +141,56 @@ class PressureGate:
                 self.breaker.succeeded()
                 return GateResult(selection.selected, selection.blocked)
         return self._degraded(policies, channel, ranked, limit, error)
+
+    async def _explore(
+        self,
+        policies: ContactPolicies,
+        customer_id: str,
+        channel: str,
+        decision_id: str,
+        ranked: Sequence[str],
+        record: bool,
+        picks: Sequence[float],
+    ) -> GateResult:
+        """As `select`, the picks applied where the offers are chosen: in the store when
+        any candidate has a cap or back-off, else (and when the store cannot answer) here,
+        over the offers the degraded mode lets through."""
+        candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
+        if not any(policies.needs_check(channel, offer_id) for offer_id in ranked):
+            return _picked(ranked, picks, None, None)
+        error = None
+        if self.breaker.allow():
+            now_ms = self.clock_ms()
+            started = self.breaker.clock()
+            try:
+                async with asyncio.timeout(self._budget_s):
+                    selection = await self.store.select(
+                        customer_id, decision_id, candidates, len(picks), now_ms, record, picks
+                    )
+            except (StoreUnavailableError, TimeoutError) as exc:
+                if record:
+                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
+                self.breaker.failed(started)
+                error = type(exc).__name__
+            except asyncio.CancelledError:
+                if record:
+                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
+                raise
+            else:
+                self.breaker.succeeded()
+                return GateResult(
+                    selection.selected,
+                    selection.blocked,
+                    considered=tuple(candidates),
+                    counts=selection.counts or {},
+                )
+        mode = self._modes.get(channel, self._default_mode)
+        if mode == "fail_open":
+            return _picked(ranked, picks, mode, error)
+        unchecked = [o for o in ranked if not policies.needs_check(channel, o)]
+        result = _picked(unchecked, picks, mode, error)
+        withheld = tuple(o for o in ranked if o not in unchecked)
+        return dataclasses.replace(result, withheld=withheld)
 
     def _degraded(
         self,

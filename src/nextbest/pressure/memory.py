@@ -67,7 +67,8 @@ def _explore(
         allowed = [c for c in left if _blocking(state, counts, c) is None]
         if not allowed:
             break
-        chosen = allowed[0] if pick < 0 else allowed[min(int(pick * len(allowed)), len(allowed) - 1)]
+        position = 0 if pick < 0 else min(int(pick * len(allowed)), len(allowed) - 1)
+        chosen = allowed[position]
         left.remove(chosen)
         taken.append(chosen.offer_id)
         for cap in chosen.caps:
