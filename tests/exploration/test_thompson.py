@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate, stats
 
 from nextbest.exploration.propensity import Thompson, rank_probabilities
-from nextbest.exploration.thompson import beta_parameters, thompson_order
+from nextbest.exploration.thompson import beta_parameters, thompson_order, thompson_orders
 
 
 def _first_by_quadrature(p: np.ndarray, scale: np.ndarray, n0: float, i: int) -> float:
@@ -55,9 +55,9 @@ def test_every_rank_matches_simulation(p: np.ndarray, scale: np.ndarray, n0: flo
     ).matrix
     rng = np.random.default_rng(7)
     counts = np.zeros((n, k))
-    for _ in range(draws):
-        for rank, i in enumerate(thompson_order(p, scale, n0, rng)[:k]):
-            counts[i, rank] += 1
+    orders = thompson_orders(p, scale, n0, rng, draws)
+    for rank in range(k):
+        counts[:, rank] = np.bincount(orders[:, rank], minlength=n)
     observed = counts / draws
     sd = np.sqrt(expected * (1 - expected) / draws)
     assert (np.abs(observed - expected) < 4.0 * sd + INTEGRATION_ERROR).all(), (observed, expected)

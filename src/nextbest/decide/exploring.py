@@ -12,7 +12,7 @@ after them explore.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,8 +49,10 @@ class ExplorationPlan:
     picks: tuple[float, ...]
     """One per slot: -1 for the best allowed offer, else the uniform that picks one."""
     epsilons: tuple[float, ...]
-    propensity: Mapping[str, float]
-    scale: Mapping[str, float]
+    propensity: Mapping[str, float] = field(default_factory=dict)
+    """Thompson only, by offer id: the model's propensity..."""
+    scale: Mapping[str, float] = field(default_factory=dict)
+    """... and the rest of the priority (weight x value x lever x boost)."""
 
     def explored(
         self,
@@ -115,7 +117,6 @@ class Explorer:
     def __init__(self, bundle: Bundle) -> None:
         self._settings = bundle.exploration
         self._policies = bundle.policies
-        self._ids = tuple(o.id for o in bundle.offers)
         self._index_of = {o.id: o.index for o in bundle.offers}
         self._lever = np.array([o.lever for o in bundle.offers], dtype=np.float64)
 
@@ -131,30 +132,34 @@ class Explorer:
             self._policies.needs_check(context.channel, o) for o in order
         ):
             return None  # the exact replay would cost too much: this decision is greedy
-        index = [self._index_of[o] for o in order]
-        pinned = sum(1 for i in index if ranking.verdicts[i].pinned)
-        epsilons = tuple(
-            0.0 if s < pinned else getattr(policy, "epsilon", 0.0) for s in range(limit)
-        )
-        propensity = ranking.propensity[index]
-        scale: FloatArray = (ranking.weight * ranking.value * self._lever * ranking.boost)[index]
+        verdicts, index_of = ranking.verdicts, self._index_of
+        pinned = 0
+        while pinned < len(order) and verdicts[index_of[order[pinned]]].pinned:
+            pinned += 1
         if isinstance(policy, EpsilonGreedy):
+            epsilons = tuple(0.0 if s < pinned else policy.epsilon for s in range(limit))
             u = uniforms(ranking.decision_id, 2 * limit)
             picks = tuple(u[2 * s + 1] if u[2 * s] < epsilons[s] else -1.0 for s in range(limit))
-            walked = order
-        else:
-            rng = generator(ranking.decision_id)
-            drawn = thompson_order(propensity[pinned:], scale[pinned:], policy.prior_strength, rng)
-            walked = (*order[:pinned], *(order[pinned + i] for i in drawn))
-            picks = (-1.0,) * limit
+            return ExplorationPlan(
+                policy, ranking.decision_id, order, pinned, order, picks, epsilons
+            )
+        index = [index_of[o] for o in order]
+        propensity = ranking.propensity[index]
+        scale: FloatArray = (ranking.weight * ranking.value * self._lever * ranking.boost)[index]
+        drawn = thompson_order(
+            propensity[pinned:],
+            scale[pinned:],
+            policy.prior_strength,
+            generator(ranking.decision_id),
+        )
         return ExplorationPlan(
             policy=policy,
             decision_id=ranking.decision_id,
             greedy=order,
             pinned=pinned,
-            order=walked,
-            picks=picks,
-            epsilons=epsilons,
+            order=(*order[:pinned], *(order[pinned + i] for i in drawn)),
+            picks=(-1.0,) * limit,
+            epsilons=(0.0,) * limit,
             propensity=dict(zip(order, propensity.tolist(), strict=True)),
             scale=dict(zip(order, scale.tolist(), strict=True)),
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from functools import cache
 from math import comb
 
 import numpy as np
@@ -37,6 +38,7 @@ MAX_STATES = 5_000
 """The most sets of picked offers the dynamic programme may have to visit."""
 
 
+@cache
 def affordable(candidates: int, slots: int) -> bool:
     """Whether the exact replay stays within MAX_STATES whatever the caps' counts."""
     return sum(comb(candidates, s) for s in range(min(slots, candidates))) <= MAX_STATES

@@ -14,11 +14,13 @@ The probability of offer i at rank r (counting from 0) is a one-dimensional inte
 where F_j is the distribution of offer j's key, and "exactly r of the others above y" is a
 Poisson-binomial probability of the others' 1 - F_j(y), computed by a truncated
 polynomial product (prefix and suffix products leave each offer out without dividing).
-The integral is a Stieltjes trapezoid sum over a grid holding every offer's 1/GRID
-quantiles, so that no key's distribution changes by more than 1/GRID between two points;
-`tests/exploration/test_thompson.py` measures its error against adaptive quadrature
-(about 1e-4 absolute for the cases there; the cost grows as n² x grid: tens of
-milliseconds at 20 offers).
+The integral is a Stieltjes trapezoid sum over a grid holding about every offer's 1/GRID
+quantiles and its tail quantiles (placed from the exact mean and standard deviation of the
+draw's logit, a cheap stand-in for the inverse Beta CDF), so that no key's distribution
+changes much between two points; the CDFs themselves are exact (`betainc`).
+`tests/exploration/test_thompson.py` measures the error against adaptive quadrature
+(below 2e-4 absolute for the cases there). The cost grows as offers^2 x GRID: about
+5 ms for 11 offers on a shared machine.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betainc, betaincinv
+from scipy.special import betainc, digamma, expit, ndtri, polygamma
 
 __all__ = [
     "GRID",
@@ -106,7 +108,10 @@ def _drawn_ranks(
 ) -> FloatArray:
     a, b = beta_parameters(propensity, prior_strength)
     levels = np.concatenate((TAILS, np.arange(1, GRID) / GRID, 1.0 - TAILS))
-    quantiles = scale[:, None] * betaincinv(a[:, None], b[:, None], levels[None, :])
+    mean = digamma(a) - digamma(b)  # the logit's exact mean and standard deviation
+    sd = np.sqrt(polygamma(1, a) + polygamma(1, b))
+    logits = mean[:, None] + sd[:, None] * ndtri(levels)[None, :]
+    quantiles = scale[:, None] * expit(logits)  # about the levels' quantiles
     grid = np.unique(np.concatenate(([0.0], quantiles.ravel(), [scale.max()])))
     cdf = betainc(a[:, None], b[:, None], np.clip(grid[None, :] / scale[:, None], 0.0, 1.0))
     others_above = _leave_one_out_poisson_binomial(1.0 - cdf, k)  # (n, points, k)
