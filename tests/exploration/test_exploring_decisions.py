@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -230,3 +232,16 @@ def test_a_bad_exploration_file_stops_the_load_naming_the_field(
         load_bundle(_bundle(tmp_path, entries))
     assert refused.value.file == "exploration.yaml"
     assert refused.value.field == field
+
+
+def test_serving_without_thompson_loads_no_scipy() -> None:
+    probe = (
+        "import sys; from nextbest.api.app import create_app; "
+        "from nextbest.decide import Decider; from nextbest.bundle import load_bundle; "
+        f"from pathlib import Path; create_app(Decider(load_bundle(Path({str(DEMO_BUNDLE)!r})))); "
+        "print('scipy' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "False"

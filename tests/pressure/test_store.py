@@ -405,7 +405,8 @@ def test_an_exploring_select_picks_among_the_offers_the_caps_allow_now(
     assert counts == {"three_a_week": 2}
     assert selected == ("b",)
     assert blocked == {"a": "three_a_week", "c": "three_a_week"}
-    assert after.selected == () and after.counts == {}
+    assert after.selected == ()
+    assert after.counts == {}
 
 
 def test_an_exploring_select_takes_the_best_allowed_for_a_negative_pick(

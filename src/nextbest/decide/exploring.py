@@ -27,7 +27,6 @@ from nextbest.exploration.capped import (
 )
 from nextbest.exploration.draws import generator, uniforms
 from nextbest.exploration.propensity import EpsilonGreedy, Thompson
-from nextbest.exploration.thompson import thompson_matrix, thompson_order, thompson_orders
 from nextbest.pressure.types import CapCandidate
 
 __all__ = ["THOMPSON_REPLAYS", "ExplorationPlan", "Explorer"]
@@ -78,6 +77,8 @@ class ExplorationPlan:
         blocked: Mapping[str, str],
         policy: Thompson,
     ) -> Explored:
+        from nextbest.exploration.thompson import thompson_matrix, thompson_orders  # scipy
+
         by_id = {c.offer_id: c for c in considered}
         open_ids = {considered[i].offer_id for i in allowed_at_start(considered, counts, blocked)}
         allowed = [by_id[o] for o in self.greedy if o in open_ids]  # greedy order
@@ -143,6 +144,8 @@ class Explorer:
             return ExplorationPlan(
                 policy, ranking.decision_id, order, pinned, order, picks, epsilons
             )
+        from nextbest.exploration.thompson import thompson_order  # scipy: only if used
+
         index = [index_of[o] for o in order]
         propensity = ranking.propensity[index]
         scale: FloatArray = (ranking.weight * ranking.value * self._lever * ranking.boost)[index]
