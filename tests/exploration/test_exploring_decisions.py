@@ -29,6 +29,7 @@ from nextbest.decide import Decider
 from nextbest.decide.types import Context, Customer, DecisionRequest
 from nextbest.decide.values import Decision
 from nextbest.errors import BundleError
+from nextbest.exploration.propensity import EpsilonGreedy
 from nextbest.history.build import FieldFilter, decision_record
 from nextbest.pressure import ContactStore, MemoryContactStore
 from nextbest.pressure.gate import PressureGate
@@ -245,3 +246,12 @@ def test_serving_without_thompson_loads_no_scipy() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "False"
+
+
+def test_a_uniform_policy_can_be_asked_for_a_channel_that_does_not_explore(
+    exploring: Decider,
+) -> None:
+    ranking = exploring.rank(_request("web"), uuid.uuid4().hex)
+    plan = exploring.explorer.plan(ranking, EpsilonGreedy(1.0))
+    assert plan is not None
+    assert all(pick >= 0.0 for pick in plan.picks)

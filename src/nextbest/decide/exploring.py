@@ -121,10 +121,15 @@ class Explorer:
         self._index_of = {o.id: o.index for o in bundle.offers}
         self._lever = np.array([o.lever for o in bundle.offers], dtype=np.float64)
 
-    def plan(self, ranking: Ranking) -> ExplorationPlan | None:
-        """How this decision explores; None when its channel and placement do not."""
+    def plan(
+        self, ranking: Ranking, policy: EpsilonGreedy | Thompson | None = None
+    ) -> ExplorationPlan | None:
+        """How this decision explores; None when its channel and placement do not.
+        `policy` overrides the bundle's settings (an experiment arm's `random` policy is
+        `EpsilonGreedy(1.0)`: uniform among the offers the caps allow)."""
         context = ranking.request.context
-        policy = self._settings.policy_for(context.channel, context.placement)
+        if policy is None:
+            policy = self._settings.policy_for(context.channel, context.placement)
         if policy is None:
             return None
         order = ranking.order
