@@ -49,7 +49,7 @@ def compile_models(
         where = f"models[{position}]"
         inputs = _inputs(where, spec, position, fields)
         try:
-            session = open_session(files[m.file], [(i.name, i.kind) for i in inputs], m.output)
+            opened = open_session(files[m.file], [(i.name, i.kind) for i in inputs], m.output)
         except ModelFileError as exc:
             field = f"{where}.{exc.field}" if exc.field else f"{where}.file"
             raise BundleError(MODELS_FILE, field, f"{m.file}: {exc.problem}") from exc
@@ -57,11 +57,12 @@ def compile_models(
         models.append(
             PropensityModel(
                 m.id,
-                session,
+                opened.session,
                 inputs,
                 m.output,
                 [o.index for o in covered],
                 [offer_facts(o) for o in covered],
+                codes=opened.codes,
             )
         )
     return tuple(models)

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-__all__ = ["ModelInput", "PropensityModel"]
+from nextbest.scoring.bound import BoundRuns
+from nextbest.scoring.inputs import Facts, ModelInput, category_value, encode, numeric_value
 
-Facts = Mapping[str, object]
+__all__ = ["PropensityModel"]
+
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInput:
-    name: str
-    source: str
-    kind: Literal["numeric", "categorical"]
-
-
-def _numeric(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return float("nan")
-    return float(value)
-
-
-def _categorical(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def encode(kind: Literal["numeric", "categorical"], value: object) -> float | str:
-    """The value a model sees for a raw fact: missing or mistyped numbers become NaN
-    (imputed inside the graph), missing categories the empty string (an unseen level)."""
-    return _numeric(value) if kind == "numeric" else _categorical(value)
 
 
 _CACHED_LEVELS = 256
@@ -52,7 +30,9 @@ class PropensityModel:
     """Scores the offers `offer_indices` (catalogue order) with one ONNX session run.
 
     Columns that come from the offer are built once here; a request only fills the
-    customer and context columns, and a categorical one is built once per level.
+    customer and context columns. A session that takes its categories as codes (`codes`,
+    see nextbest.scoring.recode) runs on buffers bound once (BoundRuns); one that takes
+    text is fed arrays, a categorical column built once per level.
     """
 
     def __init__(
@@ -63,6 +43,7 @@ class PropensityModel:
         output: str,
         offer_indices: Sequence[int],
         offer_facts: Sequence[Facts],
+        codes: Mapping[str, Mapping[str, int]] | None = None,
     ) -> None:
         self.id = model_id
         self.inputs = tuple(inputs)
@@ -82,6 +63,16 @@ class PropensityModel:
             else:
                 self._per_request.append((model_input.name, model_input.kind, model_input.source))
                 self._levels[model_input.name] = {}
+        self._bound = (
+            BoundRuns(session, output, self.inputs, offer_facts, codes)
+            if codes is not None
+            else None
+        )
+
+    @property
+    def bound(self) -> bool:
+        """Whether the session runs on bound buffers (its categories coded as integers)."""
+        return self._bound is not None
 
     @staticmethod
     def _column(kind: Literal["numeric", "categorical"], values: list[Any]) -> npt.NDArray[Any]:
@@ -90,19 +81,23 @@ class PropensityModel:
 
     def score(self, facts: Facts) -> FloatArray:
         """P(accept) for each covered offer, in `offer_indices` order."""
+        if self._bound is not None:
+            return self._bound.score_many((facts,)).reshape(-1)
         feed: dict[str, npt.NDArray[Any]] = dict(self._fixed)
         rows = self._rows
         for name, kind, source in self._per_request:
             value = facts.get(source)
             if kind == "numeric":
-                feed[name] = np.full((rows, 1), _numeric(value), dtype=np.float32)
+                feed[name] = np.full((rows, 1), numeric_value(value), dtype=np.float32)
             else:
-                feed[name] = self._level_column(name, _categorical(value))
+                feed[name] = self._level_column(name, category_value(value))
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64)
 
     def score_many(self, facts: Sequence[Facts]) -> npt.NDArray[np.float64]:
         """P(accept) for each covered offer, one row per request, in one session run."""
+        if self._bound is not None:
+            return self._bound.score_many(facts)
         if len(facts) == 1:
             return self.score(facts[0]).reshape(1, -1)
         count, rows = len(facts), self._rows
@@ -110,10 +105,10 @@ class PropensityModel:
         for name, kind, source in self._per_request:
             if kind == "numeric":
                 values: npt.NDArray[Any] = np.array(
-                    [_numeric(f.get(source)) for f in facts], dtype=np.float32
+                    [numeric_value(f.get(source)) for f in facts], dtype=np.float32
                 )
             else:
-                values = np.array([_categorical(f.get(source)) for f in facts], dtype=np.object_)
+                values = np.array([category_value(f.get(source)) for f in facts], dtype=np.object_)
             feed[name] = np.repeat(values, rows).reshape(-1, 1)
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64).reshape(count, rows)

@@ -1,20 +1,32 @@
-"""Opening an ONNX model for serving: one intra-op thread, no spinning, inputs checked."""
+"""Opening an ONNX model for serving: one intra-op thread, no spinning, inputs checked,
+categories coded as integers where the graph allows it (see recode)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import onnxruntime as ort
 
 from nextbest.errors import FieldError
+from nextbest.scoring.recode import integer_coded
 
-__all__ = ["ModelFileError", "open_session"]
+__all__ = ["ModelFileError", "OpenModel", "open_session"]
 
 InputKind = Literal["numeric", "categorical"]
 
 _TENSOR_TYPE: dict[InputKind, str] = {"numeric": "tensor(float)", "categorical": "tensor(string)"}
+_CODED = "tensor(int64)"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenModel:
+    session: ort.InferenceSession
+    codes: Mapping[str, Mapping[str, int]] | None
+    """Each categorical input's level codes when the session takes codes (int64), not
+    text; None when it takes text."""
 
 
 class ModelFileError(FieldError):
@@ -38,12 +50,18 @@ def _session_options() -> ort.SessionOptions:
 
 def open_session(
     model: Path | bytes, inputs: Sequence[tuple[str, InputKind]], output: str
-) -> ort.InferenceSession:
+) -> OpenModel:
     """Open `model` (a file, or its bytes) and check that its inputs are exactly `inputs`
     (name, kind) and that it has `output`. Raises ModelFileError naming the mismatch."""
+    if isinstance(model, Path):
+        try:
+            model = model.read_bytes()
+        except OSError as exc:
+            raise ModelFileError(None, f"not a loadable ONNX model ({exc})") from exc
+    coded = integer_coded(model, [name for name, kind in inputs if kind == "categorical"], output)
     try:
         session = ort.InferenceSession(
-            model if isinstance(model, bytes) else str(model),
+            coded.model if coded else model,
             sess_options=_session_options(),
             providers=["CPUExecutionProvider"],
         )
@@ -62,7 +80,8 @@ def open_session(
         )
     for position, (name, kind) in enumerate(inputs):
         onnx_input = actual[name]
-        if onnx_input.type != _TENSOR_TYPE[kind]:
+        expected = _CODED if coded and name in coded.codes else _TENSOR_TYPE[kind]
+        if onnx_input.type != expected:
             raise ModelFileError(
                 f"inputs[{position}].kind",
                 f"input {name!r} is {onnx_input.type} in the graph, declared {kind}",
@@ -75,4 +94,4 @@ def open_session(
     outputs = [o.name for o in session.get_outputs()]
     if output not in outputs:
         raise ModelFileError("output", f"no output {output!r} in the graph (has {outputs})")
-    return session
+    return OpenModel(session, coded.codes if coded else None)

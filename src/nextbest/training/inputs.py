@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from nextbest.bundle._schema import OfferSpec
 from nextbest.bundle.offers import offer_facts
-from nextbest.scoring.model import encode
+from nextbest.scoring.inputs import encode
 from nextbest.training.errors import TrainingError
 from nextbest.training.history import (
     RawTable,
