@@ -41,6 +41,7 @@ from pathlib import Path
 import bench_decide
 import bench_pressure
 import msgspec
+from _cpu import tree_cpu_s
 from _openloop import OpenLoopResult, run_open_loop
 from _servers import RunningServer, nextbest_server, redis_server
 from _wrk import WRK_MISSING, WrkResult, find_wrk, run_wrk, write_script
@@ -84,6 +85,8 @@ class Row:
     store: str
     endpoint: str
     result: WrkResult
+    server_cpu_us: float | None
+    """The server's CPU time (all its processes) per request answered."""
 
 
 @dataclass(frozen=True)
@@ -106,17 +109,23 @@ class Bench:
 
     def _closed(
         self, server: RunningServer, endpoint: str, phase: str, duration: float
-    ) -> WrkResult:
+    ) -> tuple[WrkResult, float | None]:
+        """wrk's result, and the server's CPU microseconds per request answered."""
         templates = self.floor if endpoint == "/bench/floor" else self.decisions
         prefix = f"BH{self.run_id}-{server.port}-{phase}-"
         script = write_script(self.work / f"{phase}-{server.port}.lua", endpoint, templates, prefix)
-        return run_wrk(
+        cpu_before = tree_cpu_s(server.pid)
+        result = run_wrk(
             self.wrk,
             server.base + endpoint,
             script,
             duration_s=duration,
             connections=self.args.connections,
         )
+        cpu_after = tree_cpu_s(server.pid)
+        if cpu_before is None or cpu_after is None or not result.requests:
+            return result, None
+        return result, (cpu_after - cpu_before) * 1e6 / result.requests
 
     def _open(self, server: RunningServer, rate: float) -> OpenLoopResult:
         duration = self.args.duration
@@ -141,8 +150,10 @@ class Bench:
             self._closed(server, endpoint, "warm" + endpoint.rsplit("/", 1)[1], args.warmup)
         for endpoint in ("/bench/floor", "/v1/decisions"):
             say(f"  workers {workers}, {store}: {endpoint} closed loop {args.duration:g} s")
-            result = self._closed(server, endpoint, endpoint.rsplit("/", 1)[1], args.duration)
-            self.rows.append(Row(workers, store, endpoint, result))
+            result, cpu_us = self._closed(
+                server, endpoint, endpoint.rsplit("/", 1)[1], args.duration
+            )
+            self.rows.append(Row(workers, store, endpoint, result, cpu_us))
         saturation = self.rows[-1].result.rps
         if args.open_loop and saturation > 0:
             rate = saturation * args.open_loop_share
@@ -159,24 +170,50 @@ def _loadavg() -> str:
     return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
+def _floor_rows(bench: Bench) -> dict[tuple[int, str], Row]:
+    return {(r.workers, r.store): r for r in bench.rows if r.endpoint == "/bench/floor"}
+
+
+def _ratios(bench: Bench, row: Row) -> tuple[float | None, float | None]:
+    """A decision row's requests per second over its floor's (same workers and store,
+    same run), and the floor's server CPU per request over the decision's."""
+    floor = _floor_rows(bench).get((row.workers, row.store))
+    if floor is None or row is floor or not floor.result.rps:
+        return None, None
+    rps = row.result.rps / floor.result.rps
+    cpu = (
+        floor.server_cpu_us / row.server_cpu_us
+        if floor.server_cpu_us and row.server_cpu_us
+        else None
+    )
+    return rps, cpu
+
+
+def _fmt(value: float | None, spec: str, width: int) -> str:
+    return f"{value:{width}{spec}}" if value is not None else " " * width
+
+
 def print_tables(bench: Bench) -> None:
     print(
         f"{'workers':>7}  {'store/history':<14}  {'endpoint':<14} {'rps':>8} {'p50 ms':>7} ", end=""
     )
-    print(f"{'p99 ms':>7} {'errors':>6} {'degraded':>8} {'wrk cpu':>7}  {'vs floor':>8}")
-    floors: dict[tuple[int, str], float] = {}
+    print(
+        f"{'p99 ms':>7} {'errors':>6} {'degraded':>8} {'wrk cpu':>7} {'srv us/req':>10}  "
+        f"{'x floor':>7} {'x floor cpu':>11}"
+    )
     for row in bench.rows:
         r = row.result
-        ratio = ""
-        if row.endpoint == "/bench/floor":
-            floors[(row.workers, row.store)] = r.rps
-        elif floors.get((row.workers, row.store)):
-            ratio = f"{r.rps / floors[(row.workers, row.store)]:8.1%}"
+        rps_ratio, cpu_ratio = _ratios(bench, row)
         print(
             f"{row.workers:>7}  {row.store:<14}  {row.endpoint:<14} {r.rps:8.0f} "
             f"{r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.errors:>6} {r.degraded:>8} "
-            f"{r.cpu_share:7.0%}  {ratio:>8}"
+            f"{r.cpu_share:7.0%} {_fmt(row.server_cpu_us, '.0f', 10)}  "
+            f"{_fmt(rps_ratio, '.2f', 7)} {_fmt(cpu_ratio, '.2f', 11)}"
         )
+    print(
+        "(x floor: decisions/s over the floor's in the same server; x floor cpu: the "
+        "floor's server CPU per request over a decision's, the ratio on cores of their own)"
+    )
     if bench.open_rows:
         share = f"{bench.args.open_loop_share:.0%}"
         print()
@@ -196,16 +233,78 @@ def print_tables(bench: Bench) -> None:
             )
 
 
-def in_process(bundle: Bundle, redis_url: str, args: argparse.Namespace) -> None:
+def in_process(bundle: Bundle, redis_url: str, args: argparse.Namespace) -> float:
+    """Prints the in-process figures; the decision's p50 in microseconds."""
     print()
     print("in process (no HTTP), bench_decide.py:")
-    bench_decide.report(bundle, bench_decide.measure(bundle, args.decisions, args.seed))
+    samples = bench_decide.measure(bundle, args.decisions, args.seed)
+    bench_decide.report(bundle, samples)
     print()
     print("in process, bench_pressure.py (recorded decisions, both stores):")
     result = bench_pressure.measure(
         Decider(bundle), redis_url, args.pressure_decisions, customers=2000, warmup=300
     )
     bench_pressure.report(result)
+    return bench_decide.percentile(samples["total"], 0.5)
+
+
+def _verdict(value: float | None, target: float, *, at_most: bool = False) -> str:
+    if value is None:
+        return "not measured"
+    met = value <= target if at_most else value >= target
+    return "met" if met else "NOT met"
+
+
+def print_targets(bench: Bench, decision_p50_us: float | None) -> None:
+    """The targets of issue 16 against this run's figures."""
+    decisions = [r for r in bench.rows if r.endpoint == "/v1/decisions"]
+    recorded = next(
+        (
+            r
+            for r in decisions
+            if r.workers == 1 and r.store.startswith("redis/") and not r.store.endswith("/off")
+        ),
+        None,
+    )
+    rps_ratio, cpu_ratio = _ratios(bench, recorded) if recorded else (None, None)
+    open_p99 = next(
+        (o.result.p99_ms for o in bench.open_rows if recorded and o.store == recorded.store),
+        None,
+    )
+    one = {r.store: r.result.rps for r in decisions if r.workers == 1}
+    two = [r.result.rps / one[r.store] for r in decisions if r.workers == 2 and one.get(r.store)]
+    scaling = two[0] if two else None
+    print()
+    print("targets (issue 16), this run:")
+    lines = [
+        (
+            "one worker, Redis store, history recorded: x floor >= 0.35",
+            f"rps {_fmt(rps_ratio, '.2f', 4)}, cpu {_fmt(cpu_ratio, '.2f', 4)}",
+            _verdict(cpu_ratio, 0.35),
+        ),
+        (
+            "p99 at half saturation (that row, open loop) <= 10 ms",
+            f"{_fmt(open_p99, '.2f', 6)} ms",
+            _verdict(open_p99, 10, at_most=True),
+        ),
+        (
+            "two workers over one, decisions/s >= 1.8",
+            _fmt(scaling, ".2f", 4),
+            _verdict(scaling, 1.8),
+        ),
+        (
+            "in process, 20 offers, a decision's p50 <= 75 us",
+            f"{_fmt(decision_p50_us, '.1f', 6)} us",
+            _verdict(decision_p50_us, 75, at_most=True),
+        ),
+    ]
+    for target, figure, verdict in lines:
+        print(f"  {target:<60} {figure:<20} {verdict}")
+    print(
+        "  (x floor is judged on CPU per request, which other work on the machine does not "
+        "move; two workers can only reach 1.8 with two cores free of the load generator "
+        "and of everything else)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -347,8 +446,8 @@ def main() -> None:
         if any(r.errors or r.degraded for r in results):
             print(f"\nsome requests failed or were degraded: see the server logs in {work}")
             args.keep_logs = True
-        if args.in_process:
-            in_process(bundle, redis_url, args)
+        decision_p50_us = in_process(bundle, redis_url, args) if args.in_process else None
+        print_targets(bench, decision_p50_us)
 
 
 if __name__ == "__main__":
