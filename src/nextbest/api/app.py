@@ -17,6 +17,7 @@ from nextbest import __version__
 from nextbest.api.admin import admin_router
 from nextbest.api.admission import Admission
 from nextbest.api.cors import cors_config
+from nextbest.api.decision_path import DecisionPath
 from nextbest.api.explorer import explorer_router
 from nextbest.api.feedback import FeedbackRoutes
 from nextbest.api.floor import floor
@@ -134,7 +135,10 @@ def create_app(
         cors_config=cors_config(settings.cors_origins),
         debug=False,
     )
-    handler: ASGIApp = HttpMetricsMiddleware(app.asgi_handler, serving.gate.breaker)
+    handler: ASGIApp = DecisionPath(
+        app.asgi_handler, serving, settings.max_body_bytes, cors=bool(settings.cors_origins)
+    )
+    handler = HttpMetricsMiddleware(handler, serving.gate.breaker)
     if tracer_provider is not None:
         handler = TracingMiddleware(handler, tracer_provider)
     app.asgi_handler = RequestIdMiddleware(handler)

@@ -29,7 +29,10 @@ __all__ = [
     "PROBLEM_JSON",
     "RETRY_AFTER_S",
     "BundleRefusedError",
+    "busy_detail",
+    "busy_problem",
     "retry_later",
+    "unexpected_problem",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -60,6 +63,37 @@ def retry_later(detail: str) -> HTTPException:
         detail=detail,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+def busy_detail(reason: str) -> str:
+    return f"the service is busy ({reason}); retry later or elsewhere"
+
+
+def busy_problem(reason: str) -> tuple[Problem, dict[str, str]]:
+    """The 503 for a decision refused by admission, as `retry_later` answers it: the
+    document and its headers."""
+    status = HTTP_503_SERVICE_UNAVAILABLE
+    problem = Problem(
+        type="about:blank",
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=busy_detail(reason),
+        errors=[],
+    )
+    return problem, {"Retry-After": str(RETRY_AFTER_S)}
+
+
+def unexpected_problem(path: str, exc: Exception) -> tuple[Problem, dict[str, str]]:
+    """Logs the error; the 500 document (no headers)."""
+    _log.error("unhandled_error", path=path, exc_info=exc)
+    problem = Problem(
+        type="about:blank",
+        title="Internal Server Error",
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        detail="the service failed to answer; the error is logged",
+        errors=[],
+    )
+    return problem, {}
 
 
 def _problem(
@@ -132,13 +166,8 @@ def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    _log.error("unhandled_error", path=request.url.path, exc_info=exc)
-    return _problem(
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        "Internal Server Error",
-        "the service failed to answer; the error is logged",
-        [],
-    )
+    problem, _ = unexpected_problem(request.url.path, exc)
+    return Response(problem, status_code=problem.status, media_type=PROBLEM_JSON)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

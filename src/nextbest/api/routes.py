@@ -14,7 +14,7 @@ from nextbest import service
 from nextbest.api.admin import reload_info
 from nextbest.api.admission import QueueDeadlineExceededError
 from nextbest.api.openapi import DECISION_RESPONSES, DecisionBody
-from nextbest.api.problems import retry_later
+from nextbest.api.problems import busy_detail, retry_later
 from nextbest.api.reloader import BundleReloader
 from nextbest.api.state import Serving
 from nextbest.api.strict_body import StrictJSON
@@ -58,7 +58,7 @@ class DecisionRoutes(Controller):
                 )
         except QueueDeadlineExceededError as exc:
             count_shed()
-            raise retry_later(f"the service is busy ({exc}); retry later or elsewhere") from exc
+            raise retry_later(busy_detail(str(exc))) from exc
         return decision.response
 
     @get("/offers", summary="The activity catalogue")

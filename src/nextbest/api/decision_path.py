@@ -1,0 +1,191 @@
+"""`POST /v1/decisions` answered straight from ASGI: raw body in, strict msgspec decode,
+bytes out.
+
+Litestar's request and response handling cost a decision more CPU than its rules (see
+the README's performance section). This middleware sits in front of the Litestar app
+and answers a well-formed decision request itself, with the same service call, the same
+admission and the same JSON as the typed route (`routes.DecisionRoutes.decide`), which
+stays registered: it is what the OpenAPI document describes, and it answers everything
+this path leaves to it, by the same exception handlers as before:
+
+- a body this path did not decode (broken, empty, or breaking the contract) or a request
+  the bundle refused (its vocabulary, a declared attribute's type) is handed to the
+  typed route with the same body, before any side effect, so that every problem
+  document is the route's own;
+- a body larger than `NEXTBEST_MAX_BODY_BYTES`, or without a Content-Length, and any
+  request with an `Origin` when CORS is configured, go to Litestar unread.
+
+Only a refusal for a busy worker (503) and an unexpected error (500) come after the
+decision began; they are answered here as the exception handlers would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.serialization import encode_json
+from litestar.types import (
+    ASGIApp,
+    HTTPRequestEvent,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
+
+from nextbest import service
+from nextbest.api.admission import QueueDeadlineExceededError
+from nextbest.api.problems import PROBLEM_JSON, busy_problem, unexpected_problem
+from nextbest.api.state import Serving
+from nextbest.api.wire import Problem
+from nextbest.decide import DecisionRequest
+from nextbest.errors import InvalidRequestError
+from nextbest.metrics import count_shed
+
+__all__ = ["DECISIONS_PATH", "DecisionPath"]
+
+DECISIONS_PATH = "/v1/decisions"
+
+_decoder = msgspec.json.Decoder(DecisionRequest)
+_JSON = b"application/json"
+
+
+class _UnreadBodyError(Exception):
+    """The body is too large, or its length is not declared: Litestar reads it."""
+
+
+class DecisionPath:
+    """Serves `POST /v1/decisions` for `serving`; every other request goes to `app`."""
+
+    __slots__ = ("_app", "_max_body", "_serving", "_with_cors")
+
+    def __init__(self, app: ASGIApp, serving: Serving, max_body_bytes: int, cors: bool) -> None:
+        self._app = app
+        self._serving = serving
+        self._max_body = max_body_bytes
+        self._with_cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != ScopeType.HTTP
+            or scope["path"] != DECISIONS_PATH
+            or scope["method"] != "POST"
+            or (self._with_cors and _has_origin(scope))
+        ):
+            await self._app(scope, receive, send)
+            return
+        try:
+            body = await _read_body(scope, receive, self._max_body)
+        except _UnreadBodyError:
+            await self._app(scope, receive, send)
+            return
+        if body is None:  # the client went away
+            return
+        scope["path_template"] = DECISIONS_PATH
+        try:
+            request = _decoder.decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+            await self._app(scope, _replay(body), send)
+            return
+        await self._decide(scope, request, body, send)
+
+    async def _decide(
+        self, scope: Scope, request: DecisionRequest, body: bytes, send: Send
+    ) -> None:
+        serving = self._serving
+        try:
+            async with serving.admission.slot():
+                decision = await service.decide(
+                    serving.decider, serving.gate, request, serving.history
+                )
+        except InvalidRequestError:  # raised before anything was counted or recorded
+            await self._app(scope, _replay(body), send)
+            return
+        except QueueDeadlineExceededError as exc:
+            count_shed()
+            await _answer_problem(send, busy_problem(str(exc)))
+            return
+        except Exception as exc:
+            await _answer_problem(send, unexpected_problem(scope["path"], exc))
+            return
+        await _answer(send, 200, _JSON, encode_json(decision.response), ())
+
+
+def _has_origin(scope: Scope) -> bool:
+    return any(name == b"origin" for name, _ in scope["headers"])
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole body; None if the client disconnected. Raises _UnreadBodyError, having read
+    nothing, when the length is not declared or is over `limit`."""
+    length = _content_length(scope)
+    if length is None or length > limit:
+        raise _UnreadBodyError
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message["body"] if message["type"] == "http.request" else b"")
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _replay(body: bytes) -> Callable[[], Awaitable[ReceiveMessage]]:
+    """A `receive` that gives `body` once, then says that the client went away."""
+    sent = False
+
+    async def receive() -> ReceiveMessage:
+        nonlocal sent
+        if not sent:
+            sent = True
+            request: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
+            return request
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _answer_problem(send: Send, problem: tuple[Problem, dict[str, str]]) -> None:
+    document, headers = problem
+    extra = tuple((k.lower().encode(), v.encode()) for k, v in headers.items())
+    await _answer(send, document.status, PROBLEM_JSON.encode(), encode_json(document), extra)
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    media_type: bytes,
+    body: bytes,
+    headers: tuple[tuple[bytes, bytes], ...],
+) -> None:
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", media_type),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+    }
+    await send(start)
+    content: HTTPResponseBodyEvent = {
+        "type": "http.response.body",
+        "body": body,
+        "more_body": False,
+    }
+    await send(content)
