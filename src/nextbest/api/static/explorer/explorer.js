@@ -218,9 +218,14 @@ function renderProblem(problem) {
   box.replaceChildren(element("strong", { text: `${problem.status} ${problem.title}` }), ...lines);
 }
 
+// Every change of the form asks again; answers can arrive out of order, and only the
+// answer to the latest request is shown.
+let latestRequest = 0;
+
 async function decide(event) {
   if (event) event.preventDefault();
   const request = decisionRequest();
+  const ticket = ++latestRequest;
   $("#status").textContent = "deciding…";
   $("#problem").hidden = true;
   const { response, body } = await getJSON("/v1/decisions", {
@@ -228,6 +233,7 @@ async function decide(event) {
     headers: { "content-type": "application/json" },
     body: JSON.stringify(request),
   });
+  if (ticket !== latestRequest) return;
   $("#raw").textContent = JSON.stringify({ request, response: body }, null, 2);
   if (!response.ok) {
     renderProblem(body);
