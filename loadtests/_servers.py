@@ -28,6 +28,7 @@ from typing import Any
 import redis
 
 __all__ = [
+    "RedisClusterNodes",
     "RedisServer",
     "RunningServer",
     "ServerError",
@@ -122,6 +123,142 @@ class RedisServer:
         with self.client() as client:
             client.flushall()
             client.config_resetstat()
+
+
+def _cluster_ports(count: int) -> list[int]:
+    """`count` free loopback ports below 55536 whose cluster bus ports (+10000) are free too."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port >= 55536 or port in ports:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        ports.append(port)
+    return ports
+
+
+class RedisClusterNodes:
+    """A Redis Cluster on loopback: `primaries` primaries with one replica each, every node a
+    redis-server with `appendonly yes` and `appendfsync always` in a directory of its own
+    under `workdir`, joined by `redis-cli --cluster create`. Nodes are started and stopped
+    by their process id; `kill(port)` stops one with SIGKILL, `start(port)` brings it
+    back with its data."""
+
+    def __init__(self, workdir: Path, *, primaries: int = 3, node_timeout_ms: int = 1000) -> None:
+        self._binary = _redis_binary()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise SystemExit("redis-cli is not installed (Debian: apt-get install redis-tools)")
+        self._cli = cli
+        self._workdir = workdir
+        self._node_timeout_ms = node_timeout_ms
+        self.ports = _cluster_ports(2 * primaries)
+        self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
+        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, port: int | None = None) -> None:
+        """Every node (and form the cluster), or the node on `port` again."""
+        for each in [port] if port is not None else self.ports:
+            node_dir = self._workdir / str(each)
+            node_dir.mkdir(exist_ok=True)
+            self._processes[each] = subprocess.Popen(
+                [
+                    self._binary,
+                    "--bind", "127.0.0.1",
+                    "--port", str(each),
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", "nodes.conf",
+                    "--cluster-node-timeout", str(self._node_timeout_ms),
+                    "--appendonly", "yes",
+                    "--appendfsync", "always",
+                    "--save", "",
+                    "--dir", str(node_dir),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        for each in [port] if port is not None else self.ports:
+            self._wait(lambda client: bool(client.ping()), each)
+        if port is None:
+            subprocess.run(
+                [
+                    self._cli, "--cluster", "create",
+                    *(f"127.0.0.1:{p}" for p in self.ports),
+                    "--cluster-replicas", "1", "--cluster-yes",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            self.wait_ok()
+
+    def _wait(self, ready: Any, port: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        with redis.Redis(port=port, socket_timeout=0.5, decode_responses=True) as client:
+            while True:
+                try:
+                    if ready(client):
+                        return
+                except redis.RedisError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ServerError(f"cluster node {port} not ready within {timeout:.0f} s")
+                time.sleep(0.02)
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Until every running node reports `cluster_state:ok` and agrees on the primaries."""
+
+        def ok(client: redis.Redis) -> bool:
+            info = client.execute_command("CLUSTER", "INFO")
+            text = info if isinstance(info, str) else info.decode()
+            return "cluster_state:ok" in text
+
+        for port in self.running:
+            self._wait(ok, port, timeout)
+
+    @property
+    def running(self) -> list[int]:
+        return [p for p, process in self._processes.items() if process.poll() is None]
+
+    def client(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, decode_responses=True)
+
+    def primaries(self) -> list[int]:
+        """The ports of the running primaries, as the running nodes see them."""
+        found = set()
+        for port in self.running:
+            with self.client(port) as client:
+                role = client.execute_command("ROLE")
+                if role[0] == "master":
+                    found.add(port)
+        return sorted(found)
+
+    def replica_of(self, primary: int) -> int:
+        for port in self.running:
+            with self.client(port) as client:
+                role = client.execute_command("ROLE")
+                if role[0] == "slave" and int(role[2]) == primary:
+                    return port
+        raise ServerError(f"no running replica of {primary}")
+
+    def kill(self, port: int) -> None:
+        process = self._processes.pop(port)
+        process.kill()
+        process.wait(timeout=10)
+
+    def flush(self) -> None:
+        for port in self.primaries():
+            with self.client(port) as client:
+                client.flushall()
+
+    def stop(self) -> None:
+        for process in self._processes.values():
+            _stop(process, timeout=10)
+        self._processes.clear()
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from nextbest.decide import Decider, DecisionRequest
 from nextbest.pressure import MemoryContactStore
 from nextbest.pressure.gate import PressureGate
 from nextbest.pressure.redis import RedisContactStore
+from nextbest.pressure.redis_script import ServerScripts
 from nextbest.service import decide
 
 
@@ -45,7 +46,7 @@ def _redis_store(url: str) -> RedisContactStore:
     pool = ConnectionPool.from_url(
         url, connection_class=CountingConnection, decode_responses=True, socket_timeout=1.0
     )
-    return RedisContactStore(Redis.from_pool(pool))
+    return RedisContactStore(ServerScripts(Redis.from_pool(pool)))
 
 
 async def _decide(

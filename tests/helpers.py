@@ -106,3 +106,17 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 30.0)
         if time.monotonic() > deadline:
             pytest.fail(f"{what} did not happen within {timeout:.0f} s")
         await asyncio.sleep(0.01)
+
+
+def store_client(store: Any, customer_id: str) -> Any:
+    """The redis-py client of the server that holds the customer's keys in a Redis store
+    (on a cluster: the primary that owns the customer's slot)."""
+    from nextbest.pressure.redis import customer_key_prefix
+    from nextbest.pressure.redis_cluster import ClusterScripts
+
+    scripts = store.scripts
+    if isinstance(scripts, ClusterScripts):
+        server = scripts.server(customer_key_prefix(customer_id))
+        assert server is not None, "the cluster's slot map is not known yet"
+        return server.client
+    return scripts.client

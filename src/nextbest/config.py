@@ -58,6 +58,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """Larger request bodies are refused with 413."""
     redis_url: str = ""
     """Contact store: empty for the embedded per-process store, else e.g. redis://host:6379/0."""
+    redis_cluster: bool = False
+    """`redis_url` names a node of a Redis Cluster (and so does the history's Redis URL)."""
     redis_budget_ms: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     """The longest a decision waits on Redis before it degrades."""
     max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 32

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import store_client
 from nextbest.bundle import Bundle
 from nextbest.pressure import ContactStore, MemoryContactStore, StoreUnavailableError
 from nextbest.pressure.gate import GateResult, PressureGate
@@ -50,6 +51,9 @@ class Network:
         result = await asyncio.shield(arrival)
         await asyncio.sleep(reply)
         return result
+
+    def shard(self, customer_id: str) -> str:
+        return self.inner.shard(customer_id)
 
     @staticmethod
     async def _arrive(send: float, operation: Awaitable[T]) -> T:
@@ -99,7 +103,7 @@ async def recorded_contacts(store: ContactStore, customer_id: str) -> set[str]:
         state = store._customers.get(customer_id, {})
         return {key.split("|", 2)[2] for key in state if key.startswith("w|")}
     assert isinstance(store, RedisContactStore)
-    client = store._client
+    client = store_client(store, customer_id)
     contacts: set[str] = set()
     async for key in client.scan_iter(match=f"{customer_key_prefix(customer_id)}c:*"):
         contacts.update(await client.zrange(key, 0, -1))

@@ -13,6 +13,7 @@ from redis.asyncio import Connection, ConnectionPool, Redis
 from helpers import free_port
 from nextbest.pressure import ContactStore, MemoryContactStore, StoreUnavailableError
 from nextbest.pressure.redis import RedisContactStore, customer_key_prefix
+from nextbest.pressure.redis_script import ServerScripts
 from nextbest.pressure.types import Cap, CapCandidate, DeclineCounter, FeedbackEffect
 from redis_server import RedisServer
 
@@ -295,7 +296,7 @@ def test_a_redis_decision_is_one_round_trip(redis_server: RedisServer) -> None:
     pool = ConnectionPool.from_url(
         redis_server.url, connection_class=CountingConnection, decode_responses=True
     )
-    store = RedisContactStore(Redis.from_pool(pool))
+    store = RedisContactStore(ServerScripts(Redis.from_pool(pool)))
     candidates = offers(*"abcdefghij", caps=(WEEK_CAP, DAY_CAP))
 
     async def scenario(store: ContactStore) -> int:

@@ -15,7 +15,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Gauge, Histogram
 
-from nextbest.pressure.breaker import CircuitBreaker
+from nextbest.pressure.breaker import CircuitBreaker, ShardBreakers
 
 __all__ = ["BREAKER_OPEN", "HTTP_SECONDS", "HttpMetricsMiddleware"]
 
@@ -29,7 +29,8 @@ HTTP_SECONDS = Histogram(
 BREAKER_OPEN = Gauge(
     "nextbest_contact_store_breaker_open",
     "1 while the circuit breaker in front of the contact store is open (calls refused at "
-    "once, decisions degraded), else 0; with several workers, 1 if any worker's is open.",
+    "once, decisions degraded), else 0; on a Redis Cluster, 1 while any primary's is open "
+    "(only its customers' decisions degrade); with several workers, 1 if any worker's is.",
     multiprocess_mode="max",
 )
 UNMATCHED = "unmatched"
@@ -45,7 +46,7 @@ class HttpMetricsMiddleware:
 
     __slots__ = ("_breaker", "_open", "app")
 
-    def __init__(self, app: ASGIApp, breaker: CircuitBreaker) -> None:
+    def __init__(self, app: ASGIApp, breaker: CircuitBreaker | ShardBreakers) -> None:
         self.app = app
         self._breaker = breaker
         self._open: bool | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["CircuitBreaker"]
+__all__ = ["CircuitBreaker", "ShardBreakers"]
 
 
 class CircuitBreaker:
@@ -31,6 +31,10 @@ class CircuitBreaker:
         self._failures = 0
         self._open_until = 0.0
         self._last_failure = float("-inf")
+
+    def another(self) -> CircuitBreaker:
+        """A closed breaker with the same settings."""
+        return CircuitBreaker(self._failures_to_open, self._open_s, self.clock)
 
     @property
     def is_open(self) -> bool:
@@ -59,3 +63,25 @@ class CircuitBreaker:
         self._failures += 1
         if self._failures >= self._failures_to_open:
             self._open_until = now + self._open_s
+
+
+class ShardBreakers:
+    """One breaker per part (shard) of a store, so that a failing part stops the calls to
+    it alone: with one breaker for a Redis Cluster, the failures of one primary's customers
+    opened it for every customer. `first` is the breaker of the shard "" (a store in one
+    part); the others are made like it when their shard is first seen."""
+
+    def __init__(self, first: CircuitBreaker) -> None:
+        self.first = first
+        self._by_shard = {"": first}
+
+    def __getitem__(self, shard: str) -> CircuitBreaker:
+        breaker = self._by_shard.get(shard)
+        if breaker is None:
+            breaker = self._by_shard[shard] = self.first.another()
+        return breaker
+
+    @property
+    def is_open(self) -> bool:
+        """Whether any shard's breaker is open."""
+        return any(breaker.is_open for breaker in self._by_shard.values())

@@ -16,7 +16,8 @@ MAX_SCRIPT_CONNECTIONS = 64
 
 
 def open_gate(settings: Settings) -> PressureGate:
-    """The embedded store, or Redis when `NEXTBEST_REDIS_URL` is set."""
+    """The embedded store, or Redis (a Redis Cluster with `NEXTBEST_REDIS_CLUSTER`) when
+    `NEXTBEST_REDIS_URL` is set."""
     store: ContactStore
     if settings.redis_url:
         from nextbest.pressure.redis import RedisContactStore
@@ -26,6 +27,7 @@ def open_gate(settings: Settings) -> PressureGate:
             timeout_s=max(settings.redis_budget_ms / 1000, 0.05),
             max_connections=MAX_SCRIPT_CONNECTIONS,
             warm_connections=min(settings.max_in_flight, MAX_SCRIPT_CONNECTIONS),
+            cluster=settings.redis_cluster,
         )
     else:
         store = MemoryContactStore()

@@ -20,7 +20,7 @@ from typing import Literal
 
 import structlog
 
-from nextbest.pressure.breaker import CircuitBreaker
+from nextbest.pressure.breaker import CircuitBreaker, ShardBreakers
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.pressure.release import Releaser
 from nextbest.pressure.store import ContactStore, StoreUnavailableError
@@ -95,6 +95,8 @@ class PressureGate:
         self._modes = dict(degraded_modes or {})
         self._default_mode = default_mode
         self.breaker = breaker or CircuitBreaker()
+        """The store's breaker (a store in one part; each shard's: `breakers`)."""
+        self.breakers = ShardBreakers(self.breaker)
         self.clock_ms = clock_ms
         self.releaser = releaser or Releaser(store)
 
@@ -120,9 +122,10 @@ class PressureGate:
             return GateResult(tuple(ranked[:limit]))
         candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
         error = None
-        if self.breaker.allow():
+        breaker = self.breakers[self.store.shard(customer_id)]
+        if breaker.allow():
             now_ms = self.clock_ms()
-            started = self.breaker.clock()
+            started = breaker.clock()
             try:
                 async with asyncio.timeout(self._budget_s):
                     selection = await self.store.select(
@@ -131,14 +134,14 @@ class PressureGate:
             except (StoreUnavailableError, TimeoutError) as exc:
                 if record:
                     self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-                self.breaker.failed(started)
+                breaker.failed(started)
                 error = type(exc).__name__
             except asyncio.CancelledError:
                 if record:
                     self.releaser.submit(customer_id, decision_id, candidates, now_ms)
                 raise
             else:
-                self.breaker.succeeded()
+                breaker.succeeded()
                 return GateResult(selection.selected, selection.blocked)
         return self._degraded(policies, channel, ranked, limit, error)
 
@@ -211,15 +214,16 @@ class PressureGate:
 
     async def feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         """Apply `effect`; raises StoreUnavailableError when it cannot be written."""
-        if not self.breaker.allow():
+        breaker = self.breakers[self.store.shard(customer_id)]
+        if not breaker.allow():
             raise StoreUnavailableError("contact store circuit open")
         try:
             async with asyncio.timeout(max(self._budget_s, 0.05)):
                 applied = await self.store.apply_feedback(customer_id, effect, now_ms)
         except (StoreUnavailableError, TimeoutError) as exc:
-            self.breaker.failed()
+            breaker.failed()
             raise StoreUnavailableError(str(exc) or type(exc).__name__) from exc
-        self.breaker.succeeded()
+        breaker.succeeded()
         return applied
 
     async def reachable(self, *, prepare: bool = False, timeout_s: float = 0.05) -> bool:

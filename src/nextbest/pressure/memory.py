@@ -204,6 +204,9 @@ class MemoryContactStore:
                     del state[key]
         return True
 
+    def shard(self, customer_id: str) -> str:  # noqa: ARG002 (one process holds every count)
+        return ""
+
     async def ping(self) -> None:
         return None
 

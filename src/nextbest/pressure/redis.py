@@ -1,12 +1,14 @@
 """The Redis contact store: shared by every replica, one round trip per decision.
 
-Each call is one server-side Lua script (`lua/select.lua`, `lua/feedback.lua`) that
-checks and records in one atomic step. Every key of a customer carries the customer's
-hash tag (`nb:{<customer id>}:...`), so the scripts also run on Redis Cluster. The
-scripts are loaded at start-up; a call sends EVALSHA (see redis_script.py) and loads a
-script only when the server does not know it (after a restart). Commands are never
-retried: the decision's time budget and the circuit breaker decide what happens on
-failure.
+Each call is one server-side Lua script (`lua/select.lua`, `lua/feedback.lua`,
+`lua/release.lua`) that checks and records in one atomic step. Every key of a customer
+carries the customer's hash tag (`nb:{<customer id>}:...`): all of a call's keys live in
+one hash slot, so on a Redis Cluster the call is one EVALSHA on the primary that owns the
+slot (`redis_cluster.py`). The scripts are loaded at start-up; a call sends EVALSHA (see
+redis_script.py) and loads a script only when the server does not know it (after a
+restart or a failover). Commands are never retried (a cluster's MOVED redirection aside:
+the script did not run): the decision's time budget and the circuit breaker decide what
+happens on failure.
 """
 
 from __future__ import annotations
@@ -18,16 +20,16 @@ from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from nextbest.pressure.redis_script import Reply, Script, ScriptRunner
+from nextbest.pressure.redis_script import LuaScript, Reply, Script, ScriptTarget, ServerScripts
 from nextbest.pressure.store import StoreUnavailableError
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
-__all__ = ["RedisContactStore", "customer_key_prefix"]
+__all__ = ["RedisContactStore", "customer_key_prefix", "server_pool"]
 
 KEY_NAMESPACE = "nb"
 _MAX_CACHED_LINES = 4096
@@ -41,8 +43,31 @@ _NO_CLIENT_SETINFO: dict[str, Any] = (
 """Connect without CLIENT SETINFO: it doubled the CPU cost of a new connection."""
 
 
-def _script(name: str) -> str:
-    return files("nextbest.pressure").joinpath("lua", name).read_text(encoding="utf-8")
+def _script(name: str) -> LuaScript:
+    return LuaScript(files("nextbest.pressure").joinpath("lua", name).read_text(encoding="utf-8"))
+
+
+_SELECT, _FEEDBACK, _RELEASE = map(_script, ("select.lua", "feedback.lua", "release.lua"))
+
+
+def server_pool(
+    url: str, *, max_connections: int, timeout_s: float, **address: Any
+) -> BlockingConnectionPool:
+    """A pool for the server `url` names (or at `address`, with `url`'s credentials and
+    settings) that never waits longer than `timeout_s` for a socket operation or for a
+    free connection out of its `max_connections`; settings in the URL's query win."""
+    options: dict[str, Any] = {
+        "max_connections": max_connections,
+        "timeout": timeout_s,
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": True,
+        **_NO_CLIENT_SETINFO,
+        **parse_url(url),
+        **address,
+    }
+    return BlockingConnectionPool(**options)
 
 
 def customer_key_prefix(customer_id: str) -> str:
@@ -92,17 +117,8 @@ def _cancelled(contact_prefix: str) -> str:
 class RedisContactStore:
     """ContactStore on a Redis server (or a Redis Cluster) shared by all replicas."""
 
-    def __init__(
-        self, client: Redis, *, max_connections: int = 64, warm_connections: int = 16
-    ) -> None:
-        self._client = client
-        pool_wait = client.connection_pool.connection_kwargs.get("socket_timeout") or 0.05
-        self._scripts = ScriptRunner(
-            client, max_connections=max_connections, wait_s=pool_wait, warm=warm_connections
-        )
-        self._select = client.register_script(_script("select.lua"))
-        self._feedback = client.register_script(_script("feedback.lua"))
-        self._release = client.register_script(_script("release.lua"))
+    def __init__(self, scripts: ScriptTarget) -> None:
+        self._scripts = scripts
         self._lines: dict[int, _Line] = {}
 
     def _line(self, candidate: CapCandidate) -> _Line:
@@ -122,25 +138,34 @@ class RedisContactStore:
         timeout_s: float = 0.05,
         max_connections: int = 64,
         warm_connections: int = 16,
+        cluster: bool = False,
     ) -> RedisContactStore:
-        """A pooled client that never waits longer than `timeout_s` for a socket operation
-        or for a free connection out of its `max_connections`; `prepare` opens
-        `warm_connections` of them."""
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout_s,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-            **_NO_CLIENT_SETINFO,
-        )
-        return cls(
-            Redis.from_pool(pool),
-            max_connections=max_connections,
-            warm_connections=warm_connections,
-        )
+        """A store that never waits longer than `timeout_s` for a socket operation or for
+        a free connection out of its `max_connections` (per server); `prepare` opens
+        `warm_connections` of them (per server). With `cluster`, `url` names any node of a
+        Redis Cluster."""
+        if cluster:
+            from nextbest.pressure.redis_cluster import ClusterScripts
+
+            return cls(
+                ClusterScripts.from_url(
+                    url,
+                    timeout_s=timeout_s,
+                    max_connections=max_connections,
+                    warm_connections=warm_connections,
+                )
+            )
+        pool = server_pool(url, max_connections=max_connections, timeout_s=timeout_s)
+        client = Redis.from_pool(pool)
+        return cls(ServerScripts(client, max_connections=max_connections, warm=warm_connections))
+
+    @property
+    def scripts(self) -> ScriptTarget:
+        """Where the scripts run (one server, or a cluster's primaries)."""
+        return self._scripts
+
+    def shard(self, customer_id: str) -> str:
+        return self._scripts.shard(customer_key_prefix(customer_id))
 
     async def _run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
         try:
@@ -186,7 +211,7 @@ class RedisContactStore:
             args.append(",".join(map(repr, picks)))
         keys = [prefix + suffix for suffix in policy_of]
         keys.append(prefix + _cancelled(contact_prefix))
-        reply = await self._flat_list(self._select, keys, args)
+        reply = await self._flat_list(_SELECT, keys, args)
         split = reply.index("")
         policies = list(policy_of.values())
         counts = None
@@ -222,7 +247,7 @@ class RedisContactStore:
         keys = [prefix + _cancelled(contact_prefix)]
         keys += [prefix + _window(policy_id) for policy_id in windows]
         args = [now_ms, max(windows.values()), *contacts]
-        return await self._integer(self._release, keys, args)
+        return await self._integer(_RELEASE, keys, args)
 
     async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         prefix = customer_key_prefix(customer_id)
@@ -242,22 +267,19 @@ class RedisContactStore:
         for counter in effect.count_declines:
             keys += [f"{prefix}d:{counter.policy_id}", prefix + _marker(counter.pause_marker)]
             args += [counter.window_ms, counter.threshold, counter.pause_ms]
-        return bool(await self._integer(self._feedback, keys, args))
+        return bool(await self._integer(_FEEDBACK, keys, args))
 
     async def ping(self) -> None:
         try:
-            await self._client.ping()
+            await self._scripts.ping()
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
     async def prepare(self) -> None:
         try:
-            for script in (self._select, self._feedback, self._release):
-                await self._client.script_load(script.script)
-            await self._scripts.fill()
+            await self._scripts.prepare((_SELECT, _FEEDBACK, _RELEASE))
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         await self._scripts.aclose()
-        await self._client.aclose()

@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["Reply", "Script", "ScriptRunner"]
+__all__ = ["LuaScript", "Reply", "Script", "ScriptRunner", "ScriptTarget", "ServerScripts"]
 
 Reply: TypeAlias = "str | int | list[Reply] | None"
 """What a script answers, as the client decodes it (strings: `decode_responses`)."""
@@ -45,6 +47,69 @@ class Script(Protocol):
     def sha(self) -> str: ...
     @property
     def script(self) -> str | bytes | memoryview: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LuaScript:
+    """A script's source and its SHA-1, the name EVALSHA calls it by."""
+
+    script: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "sha", hashlib.sha1(self.script.encode(), usedforsecurity=False).hexdigest()
+        )
+
+
+class ScriptTarget(Protocol):
+    """Where the store's scripts run: one Redis server (`ServerScripts`), or the shard of
+    a Redis Cluster that owns the keys' hash slot (`ClusterScripts`)."""
+
+    def shard(self, key: str) -> str:
+        """The name of the server that runs the scripts for `key` ("" for one server)."""
+        ...
+
+    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
+        """EVALSHA on the server that owns `keys` (one hash slot): one round trip."""
+        ...
+
+    async def prepare(self, scripts: Sequence[Script]) -> None:
+        """Load `scripts` and open the connections calls will use."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ServerScripts:
+    """ScriptTarget on one Redis server: a client and its ScriptRunner."""
+
+    def __init__(self, client: Redis, *, max_connections: int = 64, warm: int = 16) -> None:
+        self.client = client
+        wait_s = client.connection_pool.connection_kwargs.get("socket_timeout") or 0.05
+        self.runner = ScriptRunner(
+            client, max_connections=max_connections, wait_s=wait_s, warm=warm
+        )
+
+    def shard(self, key: str) -> str:  # noqa: ARG002 (one server holds every key)
+        return ""
+
+    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
+        return await self.runner.run(script, keys, args)
+
+    async def prepare(self, scripts: Sequence[Script]) -> None:
+        for script in scripts:
+            await self.client.script_load(script.script)
+        await self.runner.fill()
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def aclose(self) -> None:
+        await self.runner.aclose()
+        await self.client.aclose()
 
 
 class ScriptRunner:
@@ -88,20 +153,20 @@ class ScriptRunner:
         with contextlib.suppress(RedisError, OSError):
             await self.fill()
 
-    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
+    async def run(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        asking: bool = False,
+    ) -> Reply:
         """The script's reply; loads the script first when the server does not know it.
-        Raises redis-py's errors (and OSError) as they come."""
+        With `asking`, ASKING goes first in the same packet (a cluster slot being
+        imported). Raises redis-py's errors (and OSError) as they come."""
         connection = await self._acquire()
-        command = connection.pack_command("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            try:
-                await connection.send_packed_command(command)
-                reply: Reply = await connection.read_response()
-            except NoScriptError:  # the server restarted: load it, on this connection
-                load = connection.pack_command("SCRIPT", "LOAD", script.script)
-                await connection.send_packed_command([*load, *command], check_health=False)
-                await connection.read_response()
-                reply = await connection.read_response()
+            reply = await self._call(connection, script, keys, args, asking)
         except (asyncio.CancelledError, RedisTimeoutError):
             self._discard(connection, with_idle=False)  # interrupted: the server may be fine
             raise
@@ -109,7 +174,39 @@ class ScriptRunner:
             self._discard(connection)
             raise
         self._release(connection)
+        if isinstance(reply, ResponseError):
+            raise reply
         return reply
+
+    @staticmethod
+    async def _call(
+        connection: AbstractConnection,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        asking: bool,
+    ) -> Reply | ResponseError:
+        """The reply, or the error the server answered with: the connection is then still
+        in step (every reply read) and may be reused."""
+        command = connection.pack_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        ask = connection.pack_command("ASKING") if asking else []
+        await connection.send_packed_command([*ask, *command])
+        if asking:
+            await _expect_ok(connection)
+        try:
+            return await connection.read_response()  # type: ignore[no-any-return]
+        except NoScriptError:  # a restarted or newly promoted server: load it, here
+            load = connection.pack_command("SCRIPT", "LOAD", script.script)
+            await connection.send_packed_command([*load, *ask, *command], check_health=False)
+            await connection.read_response()
+            if asking:
+                await _expect_ok(connection)
+            try:
+                return await connection.read_response()  # type: ignore[no-any-return]
+            except ResponseError as exc:
+                return exc
+        except ResponseError as exc:
+            return exc
 
     async def _acquire(self) -> AbstractConnection:
         while True:
@@ -192,3 +289,12 @@ class ScriptRunner:
             await connection.disconnect()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+async def _expect_ok(connection: AbstractConnection) -> None:
+    """Read a reply that must not be an error; when it is, the replies after it are still
+    on their way, so the error is not a server's answer but a broken exchange."""
+    try:
+        await connection.read_response()
+    except ResponseError as exc:
+        raise ConnectionError(f"unexpected reply: {exc}") from exc

@@ -58,6 +58,12 @@ class ContactStore(Protocol):
         """Apply `effect` once. Returns False when its idempotency key was seen before."""
         ...
 
+    def shard(self, customer_id: str) -> str:
+        """The part of the store that holds the customer's counts ("" when there is one
+        part): the customers of a part that fails are the only ones whose decisions
+        degrade."""
+        ...
+
     async def ping(self) -> None:
         """Raise StoreUnavailableError when the store cannot be reached."""
         ...

@@ -1,0 +1,210 @@
+"""The store's scripts on a Redis Cluster: one EVALSHA straight to the primary that owns the
+customer's hash slot.
+
+redis-py's cluster client (`RedisCluster`) discovers the cluster: its nodes and which
+primary owns each of the 16,384 hash slots. Every key a call names carries the customer's
+hash tag, so a call has one slot; it is sent over a connection of that primary's own
+`ServerScripts` (its ScriptRunner, opened at start-up as for one server): one round trip,
+without redis-py's command path.
+
+When the cluster changes (a failover promotes a replica, slots are resharded), the old
+owner answers MOVED (the script did not run) or does not answer at all. A MOVED call is
+sent once more, to the node the reply names; a slot being migrated answers ASK and the
+call is sent once more with ASKING to the importing node. Either, and every call that
+could not reach its node, starts a refresh of the slot map in the background (at most one
+at a time, at most every `refresh_gap_s`): a new primary gets the scripts and its
+connections there, before calls are routed to it. A primary that has not heard of a
+script (a promoted replica: SCRIPT LOAD is not replicated) is handled by the runner's
+NOSCRIPT path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    ReadOnlyError,
+    RedisError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from nextbest.pressure.redis_script import Reply, Script, ServerScripts
+
+__all__ = ["ClusterScripts"]
+
+_TOPOLOGY_TIMEOUT_S = 1.0
+"""Slot-map queries run off the request path; a slow node should not fail them."""
+
+ServerFactory = Callable[[str, int], ServerScripts]
+
+
+class ClusterScripts:
+    """ScriptTarget on a Redis Cluster: routes each call to its slot's primary."""
+
+    def __init__(
+        self,
+        cluster: RedisCluster,
+        server: ServerFactory,
+        *,
+        refresh_gap_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cluster = cluster
+        self._server = server
+        self._refresh_gap_s = refresh_gap_s
+        self._clock = clock
+        self._servers: dict[str, ServerScripts] = {}
+        self._owners: list[str] = [""] * REDIS_CLUSTER_HASH_SLOTS
+        self._scripts: Sequence[Script] = ()
+        self._initialised = False
+        self._refresh: asyncio.Task[None] | None = None
+        self._last_refresh = -math.inf
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout_s: float = 0.05,
+        max_connections: int = 64,
+        warm_connections: int = 16,
+    ) -> ClusterScripts:
+        """`url` names any node of the cluster (its credentials, TLS and settings apply to
+        every node); each primary gets a pool as one server would (see `server_pool`)."""
+        from nextbest.pressure.redis import server_pool
+
+        cluster = RedisCluster.from_url(
+            url,
+            socket_timeout=_TOPOLOGY_TIMEOUT_S,
+            socket_connect_timeout=_TOPOLOGY_TIMEOUT_S,
+            require_full_coverage=False,
+        )
+
+        def server(host: str, port: int) -> ServerScripts:
+            pool = server_pool(
+                url, max_connections=max_connections, timeout_s=timeout_s, host=host, port=port
+            )
+            return ServerScripts(
+                Redis.from_pool(pool), max_connections=max_connections, warm=warm_connections
+            )
+
+        return cls(cluster, server)
+
+    @property
+    def primaries(self) -> list[str]:
+        """The nodes (`host:port`) that own slots, as last seen."""
+        return sorted({name for name in self._owners if name})
+
+    def shard(self, key: str) -> str:
+        return self._owners[key_slot(key.encode())]
+
+    def server(self, key: str) -> ServerScripts | None:
+        """The primary that owns `key`'s slot, as last seen."""
+        return self._servers.get(self.shard(key))
+
+    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
+        server = self.server(keys[0])
+        if server is None:
+            self.refresh_soon()
+            raise RedisConnectionError(f"no primary known for the slot of {keys[0]!r}")
+        try:
+            return await server.runner.run(script, keys, args)
+        except MovedError as moved:
+            self.refresh_soon()
+            target = self._redirected(moved)
+            self._owners[moved.slot_id] = f"{moved.host}:{moved.port}"
+            return await target.runner.run(script, keys, args)
+        except AskError as ask:
+            return await self._redirected(ask).runner.run(script, keys, args, asking=True)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            self.refresh_soon()
+            raise
+        except (ClusterDownError, TryAgainError, ReadOnlyError):  # the map may be old
+            self.refresh_soon()
+            raise
+
+    def _redirected(self, error: AskError) -> ServerScripts:
+        name = f"{error.host}:{error.port}"
+        server = self._servers.get(name)
+        if server is None:  # a node the map does not know yet: connect on this call
+            server = self._servers[name] = self._server(error.host, int(error.port))
+        return server
+
+    async def prepare(self, scripts: Sequence[Script]) -> None:
+        """Read the slot map; load `scripts` and open the connections on every primary."""
+        self._scripts = tuple(scripts)
+        await self._read_slot_map(prepare_all=True)
+
+    def refresh_soon(self) -> None:
+        """Read the slot map again in the background, unless that is under way or was done
+        less than `refresh_gap_s` ago."""
+        if self._refresh is not None and not self._refresh.done():
+            return
+        if self._clock() - self._last_refresh < self._refresh_gap_s:
+            return
+        self._last_refresh = self._clock()
+        self._refresh = asyncio.get_running_loop().create_task(self._quiet_refresh())
+
+    async def _quiet_refresh(self) -> None:
+        with contextlib.suppress(RedisError, OSError):  # the next failing call tries again
+            await self._read_slot_map(prepare_all=False)
+        self._last_refresh = self._clock()
+
+    async def _read_slot_map(self, *, prepare_all: bool) -> None:
+        """Ask the cluster which primary owns each slot; prepare the primaries (all of
+        them, or those not seen before) and then route calls by the new map."""
+        if self._initialised:
+            await self._cluster.nodes_manager.initialize()
+        else:
+            await self._cluster.initialize()
+            self._initialised = True
+        owners = [""] * REDIS_CLUSTER_HASH_SLOTS
+        to_prepare = []
+        for slot, nodes in self._cluster.nodes_manager.slots_cache.items():
+            primary = nodes[0]
+            owners[slot] = primary.name
+            server = self._servers.get(primary.name)
+            if server is None:
+                server = self._servers[primary.name] = self._server(primary.host, int(primary.port))
+                to_prepare.append(server)
+            elif prepare_all and server not in to_prepare:
+                to_prepare.append(server)
+        outcomes = await asyncio.gather(
+            *(server.prepare(self._scripts) for server in to_prepare), return_exceptions=True
+        )
+        self._owners = owners
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if prepare_all and failures:
+            raise failures[0]
+
+    async def ping(self) -> None:
+        """Every primary answers; raises as the first one that does not."""
+        try:
+            if not self.primaries:
+                await self._read_slot_map(prepare_all=False)
+            await asyncio.gather(*(self._servers[name].ping() for name in self.primaries))
+        except (RedisError, OSError):
+            self.refresh_soon()
+            raise
+
+    async def aclose(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
+        for server in self._servers.values():
+            await server.aclose()
+        self._servers.clear()
+        await self._cluster.aclose()
