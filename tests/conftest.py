@@ -16,7 +16,7 @@ from helpers import DEMO_BUNDLE, EditYaml, StartServer
 from nextbest.api.app import create_app
 from nextbest.bundle import Bundle, load_bundle, seal_bundle
 from nextbest.decide import Decider
-from redis_server import RedisServer
+from redis_server import RedisClusterNodes, RedisServer
 
 # The machines are shared and noisy: a Hypothesis example is never failed for its time.
 settings.register_profile("shared-machine", deadline=None)
@@ -90,6 +90,25 @@ def redis_server(redis_session: RedisServer) -> RedisServer:
         redis_session.start()
     redis_session.flush()
     return redis_session
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """Three primaries and three replicas (appendfsync always), started once a session."""
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_session: RedisClusterNodes) -> RedisClusterNodes:
+    """The session's Redis Cluster, every node running, state ok, empty."""
+    redis_cluster_session.wait_ok()
+    redis_cluster_session.flush()
+    return redis_cluster_session
 
 
 @pytest.fixture

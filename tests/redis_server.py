@@ -1,6 +1,6 @@
-"""A real redis-server on a free loopback port, owned by the test session: the one
-implementation in loadtests/_servers.py, which the benchmarks use too."""
+"""A real redis-server (or a Redis Cluster of six) on free loopback ports, owned by the test
+session: the one implementation in loadtests/_servers.py, which the benchmarks use too."""
 
-from _servers import RedisServer
+from _servers import RedisClusterNodes, RedisServer
 
-__all__ = ["RedisServer"]
+__all__ = ["RedisClusterNodes", "RedisServer"]

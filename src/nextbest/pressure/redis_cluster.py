@@ -115,6 +115,10 @@ class ClusterScripts:
         return self._servers.get(self.shard(key))
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
+        if not self._initialised:  # not prepared (the cluster was down at start-up)
+            self.refresh_soon()
+            if self._refresh is not None:
+                await asyncio.shield(self._refresh)
         server = self.server(keys[0])
         if server is None:
             self.refresh_soon()
