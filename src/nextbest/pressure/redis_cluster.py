@@ -115,14 +115,14 @@ class ClusterScripts:
         return self._servers.get(self.shard(key))
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
-        if not self._initialised:  # not prepared (the cluster was down at start-up)
-            self.refresh_soon()
-            if self._refresh is not None:
-                await asyncio.shield(self._refresh)
         server = self.server(keys[0])
-        if server is None:
+        if server is None:  # no map yet (not prepared: the cluster was down at start-up)
             self.refresh_soon()
-            raise RedisConnectionError(f"no primary known for the slot of {keys[0]!r}")
+            if self._refresh is not None and not self._refresh.done():
+                await asyncio.shield(self._refresh)
+            server = self.server(keys[0])
+            if server is None:
+                raise RedisConnectionError(f"no primary known for the slot of {keys[0]!r}")
         try:
             return await server.runner.run(script, keys, args)
         except MovedError as moved:
@@ -185,6 +185,8 @@ class ClusterScripts:
                 to_prepare.append(server)
             elif prepare_all and server not in to_prepare:
                 to_prepare.append(server)
+        if prepare_all:  # start-up: route at once, even before every connection is open
+            self._owners = owners
         outcomes = await asyncio.gather(
             *(server.prepare(self._scripts) for server in to_prepare), return_exceptions=True
         )
