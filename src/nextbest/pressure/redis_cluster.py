@@ -35,6 +35,7 @@ from redis.exceptions import (
     MovedError,
     ReadOnlyError,
     RedisError,
+    ResponseError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -48,6 +49,21 @@ _TOPOLOGY_TIMEOUT_S = 1.0
 """Slot-map queries run off the request path; a slow node should not fail them."""
 
 ServerFactory = Callable[[str, int], ServerScripts]
+
+_CLUSTER_ERRORS: dict[str, type[ResponseError]] = {
+    "MOVED": MovedError,
+    "ASK": AskError,
+    "TRYAGAIN": TryAgainError,
+    "CLUSTERDOWN": ClusterDownError,
+}
+
+
+def _cluster_error(error: ResponseError) -> ResponseError:
+    """The error as redis-py's cluster client types it: a plain connection's parser types
+    MOVED and ASK in redis-py 8, not in 5 (there, only the cluster client's parser does)."""
+    code, _, rest = str(error).partition(" ")
+    kind = _CLUSTER_ERRORS.get(code)
+    return kind(rest) if kind is not None and type(error) is ResponseError else error
 
 
 class ClusterScripts:
@@ -125,17 +141,18 @@ class ClusterScripts:
                 raise RedisConnectionError(f"no primary known for the slot of {keys[0]!r}")
         try:
             return await server.runner.run(script, keys, args)
-        except MovedError as moved:
-            self.refresh_soon()
-            target = self._redirected(moved)
-            self._owners[moved.slot_id] = f"{moved.host}:{moved.port}"
-            return await target.runner.run(script, keys, args)
-        except AskError as ask:
-            return await self._redirected(ask).runner.run(script, keys, args, asking=True)
+        except ResponseError as exc:
+            error = _cluster_error(exc)
+            if isinstance(error, MovedError):  # the script did not run: once more, there
+                self.refresh_soon()
+                self._owners[error.slot_id] = f"{error.host}:{error.port}"
+                return await self._redirected(error).runner.run(script, keys, args)
+            if isinstance(error, AskError):
+                return await self._redirected(error).runner.run(script, keys, args, asking=True)
+            if isinstance(error, ClusterDownError | TryAgainError | ReadOnlyError):
+                self.refresh_soon()  # the map may be old
+            raise error from None
         except (RedisConnectionError, RedisTimeoutError, OSError):
-            self.refresh_soon()
-            raise
-        except (ClusterDownError, TryAgainError, ReadOnlyError):  # the map may be old
             self.refresh_soon()
             raise
 
