@@ -10,7 +10,7 @@ from nextbest.history.file_sink import FileSink
 from nextbest.history.reader import HistoryReader
 from nextbest.history.redis_sink import RedisStreamSink
 from nextbest.history.writer import HistoryWriter
-from redis_server import RedisServer
+from redis_server import RedisClusterNodes, RedisServer
 
 
 def test_a_full_queue_drops_and_counts_without_waiting(tmp_path: Path) -> None:
@@ -78,3 +78,25 @@ def test_the_redis_sink_writes_day_streams_that_expire(redis_server: RedisServer
     with redis_server.client() as client:
         (key,) = client.keys("nextbest:history:*")
         assert 2 * 86_400 < client.ttl(key) <= 3 * 86_400
+
+
+def test_the_redis_sink_writes_and_exports_on_a_redis_cluster(
+    redis_cluster: RedisClusterNodes,
+) -> None:
+    records = [decision(n) for n in range(30)]
+
+    async def run() -> None:
+        sink = RedisStreamSink.from_url(redis_cluster.url, cluster=True)
+        writer = HistoryWriter(sink, interval_s=60)
+        await writer.start()
+        for record in records:
+            writer.submit(record)
+        await writer.aclose()
+
+    asyncio.run(run())
+    assert list(HistoryReader(redis_cluster.url).records()) == records
+    holding = []
+    for port in redis_cluster.primaries():
+        with redis_cluster.client(port) as client:
+            holding += [(port, key) for key in client.keys("nextbest:history:*")]
+    assert len(holding) == 1, "a day's stream is one key on one primary"

@@ -26,7 +26,9 @@ def _sink(settings: Settings) -> HistorySink | None:
             raise SettingsError(
                 "NEXTBEST_HISTORY_REDIS_URL", "the redis history sink needs a Redis URL"
             )
-        return RedisStreamSink.from_url(url, retention_days=settings.history_retention_days)
+        return RedisStreamSink.from_url(
+            url, retention_days=settings.history_retention_days, cluster=settings.redis_cluster
+        )
     return FileSink(
         settings.history_dir,
         max_bytes=settings.history_segment_mb * 1024 * 1024,

@@ -4,6 +4,11 @@
 Each record is one stream entry with the field `r` (its JSON). A day's stream expires
 `retention_days` after the day ends. Consumers may read the streams with XRANGE (as
 `nextbest history export` does) or with consumer groups (XREADGROUP).
+
+On a Redis Cluster (`cluster=True`) a day's stream is one key, so one slot on one primary:
+a batch is still one pipelined round trip (redis-py's cluster client sends it to the
+stream's primary), and the export reads each day from its primary. The day streams are
+spread over the primaries by their names' slots, not the writes of one day.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import cast
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import RedisError
 
 from nextbest.history.sink import SinkError
@@ -29,14 +36,18 @@ def stream_key(day: date) -> str:
 
 
 class RedisStreamSink:
-    def __init__(self, client: Redis, *, retention_days: float = 30.0) -> None:
+    def __init__(self, client: Redis | RedisCluster, *, retention_days: float = 30.0) -> None:
         self._client = client
         self._retention_s = int(retention_days * 86_400)
         self._expiring: set[str] = set()
 
     @classmethod
-    def from_url(cls, url: str, *, retention_days: float = 30.0) -> RedisStreamSink:
-        client = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    def from_url(
+        cls, url: str, *, retention_days: float = 30.0, cluster: bool = False
+    ) -> RedisStreamSink:
+        """`url` names a server, or with `cluster` any node of a Redis Cluster."""
+        kind = RedisCluster if cluster else Redis
+        client = kind.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         return cls(client, retention_days=retention_days)
 
     async def open(self) -> None:
@@ -66,10 +77,20 @@ class RedisStreamSink:
         await self._client.aclose()
 
 
+def _reading_client(url: str) -> SyncRedis | SyncRedisCluster:
+    """A client for the server `url` names, or for its cluster when it is a cluster's node."""
+    client = SyncRedis.from_url(url)
+    if not client.info("cluster").get("cluster_enabled"):
+        return client
+    client.close()
+    return SyncRedisCluster.from_url(url)
+
+
 def read_streams(url: str, since: datetime | None, until: datetime | None) -> Iterator[bytes]:
     """Every record in the day streams from `since`'s day to `until`'s (default: the
-    last 400 days to today), in stream order, page by page."""
-    client = SyncRedis.from_url(url)
+    last 400 days to today), in stream order, page by page; `url` may name a node of a
+    Redis Cluster."""
+    client = _reading_client(url)
     today = datetime.now(UTC).date()
     first = since.astimezone(UTC).date() if since else today - timedelta(days=400)
     last = until.astimezone(UTC).date() if until else today
