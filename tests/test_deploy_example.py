@@ -54,3 +54,35 @@ def test_the_pod_outlives_the_shutdown_grace() -> None:
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     env = {e["name"]: e.get("value") for e in _container()["env"]}
     assert grace > int(env["NEXTBEST_SHUTDOWN_GRACE_S"]) + 5  # + the preStop sleep
+
+
+def _cluster_documents() -> dict[str, dict[str, Any]]:
+    return {
+        doc["kind"]: doc
+        for doc in yaml.safe_load_all((EXAMPLE / "cluster" / "redis-cluster.yaml").read_text())
+    }
+
+
+def test_the_cluster_example_runs_six_nodes_in_cluster_mode_that_fsync_every_write() -> None:
+    documents = _cluster_documents()
+    nodes = documents["StatefulSet"]["spec"]
+    assert nodes["replicas"] == 6
+    args = nodes["template"]["spec"]["containers"][0]["args"]
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert options["--cluster-enabled"] == "yes"
+    assert options["--appendonly"] == "yes"
+    assert options["--appendfsync"] == "always"
+    create = " ".join(documents["Job"]["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert "--cluster-replicas 1" in create
+
+
+def test_the_cluster_patch_points_the_deployment_at_the_cluster() -> None:
+    patch = yaml.safe_load((EXAMPLE / "cluster" / "nextbest-patch.yaml").read_text())
+    [patched] = patch["spec"]["template"]["spec"]["containers"]
+    assert patched["name"] == _container()["name"]
+    env = {e["name"]: e.get("value", "x" * 32) for e in _container()["env"]}
+    env |= {e["name"]: e["value"] for e in patched["env"]}  # a strategic merge, by name
+    settings = Settings.from_env(env)
+    assert settings.redis_cluster
+    service = _cluster_documents()["Service"]["metadata"]["name"]
+    assert settings.redis_url.startswith(f"redis://{service}:")
