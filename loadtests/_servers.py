@@ -143,7 +143,8 @@ def _cluster_ports(count: int) -> list[int]:
 
 class RedisClusterNodes:
     """A Redis Cluster on loopback: `primaries` primaries with one replica each, every node a
-    redis-server with `appendonly yes` and `appendfsync always` in a directory of its own
+    redis-server with `appendonly yes`, `appendfsync always` and
+    `cluster-require-full-coverage no` in a directory of its own
     under `workdir`, joined by `redis-cli --cluster create`. Nodes are started and stopped
     by their process id; `kill(port)` stops one with SIGKILL, `start(port)` brings it
     back with its data."""
@@ -173,10 +174,13 @@ class RedisClusterNodes:
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", str(self._node_timeout_ms),
+                    # the other primaries go on serving while a dead one's replica takes over
+                    "--cluster-require-full-coverage", "no",
                     "--appendonly", "yes",
                     "--appendfsync", "always",
                     "--save", "",
                     "--dir", str(node_dir),
+                    "--logfile", str(node_dir / "redis.log"),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -210,12 +214,14 @@ class RedisClusterNodes:
                 time.sleep(0.02)
 
     def wait_ok(self, timeout: float = 30.0) -> None:
-        """Until every running node reports `cluster_state:ok` and agrees on the primaries."""
+        """Until every running node reports `cluster_state:ok` and every replica is in sync
+        with its primary (a replica that never synced cannot take over)."""
 
         def ok(client: redis.Redis) -> bool:
-            info = client.execute_command("CLUSTER", "INFO")
-            text = info if isinstance(info, str) else info.decode()
-            return "cluster_state:ok" in text
+            if "cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
+                return False
+            replication = client.info("replication")
+            return replication["role"] == "master" or replication["master_link_status"] == "up"
 
         for port in self.running:
             self._wait(ok, port, timeout)

@@ -70,6 +70,7 @@ def test_the_cluster_example_runs_six_nodes_in_cluster_mode_that_fsync_every_wri
     args = nodes["template"]["spec"]["containers"][0]["args"]
     options = dict(zip(args[::2], args[1::2], strict=True))
     assert options["--cluster-enabled"] == "yes"
+    assert options["--cluster-require-full-coverage"] == "no"
     assert options["--appendonly"] == "yes"
     assert options["--appendfsync"] == "always"
     create = " ".join(documents["Job"]["spec"]["template"]["spec"]["containers"][0]["args"])
