@@ -12,7 +12,7 @@ import httpx
 import pytest
 from redis.crc import key_slot
 
-from helpers import StartServer, decision_request, until
+from helpers import StartServer, decision_request, free_port, until
 from nextbest.bundle import Bundle
 from nextbest.pressure import StoreUnavailableError
 from nextbest.pressure.breaker import CircuitBreaker
@@ -293,3 +293,26 @@ def test_caps_hold_across_three_service_replicas_under_a_300_decision_burst(
             for key in client.keys(f"{customer_key_prefix('C-burst')}c:*"):
                 recorded.update(client.zrange(key, 0, -1))
     assert recorded == returned
+
+
+def test_an_unreachable_cluster_raises_store_unavailable() -> None:
+    store = RedisContactStore.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2, cluster=True
+    )
+
+    async def scenario() -> list[str]:
+        failures = []
+        for call in (
+            store.prepare,
+            store.ping,
+            lambda: store.select("C-1", "d1", _offers("a"), 3, NOW, True),
+            lambda: store.release("C-1", "d1", _offers("a"), NOW),
+        ):
+            try:
+                await call()
+            except StoreUnavailableError as exc:
+                failures.append(str(exc))
+        await store.aclose()
+        return failures
+
+    assert len(asyncio.run(scenario())) == 4

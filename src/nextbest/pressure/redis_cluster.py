@@ -34,6 +34,7 @@ from redis.exceptions import (
     ClusterDownError,
     MovedError,
     ReadOnlyError,
+    RedisClusterException,
     RedisError,
     ResponseError,
     TryAgainError,
@@ -186,11 +187,14 @@ class ClusterScripts:
     async def _read_slot_map(self, *, prepare_all: bool) -> None:
         """Ask the cluster which primary owns each slot; prepare the primaries (all of
         them, or those not seen before) and then route calls by the new map."""
-        if self._initialised:
-            await self._cluster.nodes_manager.initialize()
-        else:
-            await self._cluster.initialize()
-            self._initialised = True
+        try:
+            if self._initialised:
+                await self._cluster.nodes_manager.initialize()
+            else:
+                await self._cluster.initialize()
+                self._initialised = True
+        except RedisClusterException as exc:  # no node answered, or they disagree
+            raise RedisConnectionError(f"cluster slot map: {exc}") from exc
         owners = [""] * REDIS_CLUSTER_HASH_SLOTS
         to_prepare = []
         for slot, nodes in self._cluster.nodes_manager.slots_cache.items():
