@@ -14,7 +14,9 @@ Starts its own Redis Cluster (three primaries, three replicas, `appendfsync alwa
    customers (so spread over every slot) against one server; a primary is killed with
    SIGKILL and the cluster promotes its replica by itself. Prints the time from the kill
    to the last degraded answer for a customer of the dead primary's slots (the outage as
-   clients see it), the degraded answers for the other customers (expected: none), what
+   clients see it) and to the first healthy one (0.5 s after the kill or later), the
+   degraded answers in the second before the kill (what the load alone degrades) and
+   after it, for its customers and the others (expected: no more than before), what
    `/health/ready` said during the outage, and whether every contact recorded on the dead
    primary before the kill is on the promoted replica. The killed node is then started
    again (it rejoins as a replica) before the next round.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
 import statistics
 import tempfile
 import time
@@ -158,16 +161,22 @@ async def _failover(base: str, cluster: RedisClusterNodes, round_: int) -> dict[
     await asyncio.sleep(2.0)  # answers after the recovery
     stop.set()
     await asyncio.gather(*streams)
+    baseline = [a for a in answers if killed - 1.0 <= a.sent < killed]
     after_kill = [a for a in answers if a.sent >= killed]
     victims = [a for a in after_kill if _slot(a.customer) in victim_slots]
     others = [a for a in after_kill if _slot(a.customer) not in victim_slots]
     last_degraded = max((a.sent for a in victims if a.degraded), default=killed)
+    first_healthy = min(
+        (a.sent for a in victims if not a.degraded and a.sent > killed + 0.5), default=math.nan
+    )
     with cluster.client(replica) as client:
         kept = all(set(client.zrange(key, 0, -1)) >= members for key, members in before.items())
     await asyncio.to_thread(cluster.start, victim)
     await asyncio.to_thread(cluster.wait_ok)
     return {
         "outage_s": last_degraded - killed,
+        "first_healthy_s": first_healthy - killed,
+        "baseline": f"{sum(a.degraded for a in baseline)}/{len(baseline)}",
         "victims": f"{sum(a.degraded for a in victims)}/{len(victims)}",
         "others": f"{sum(a.degraded for a in others)}/{len(others)}",
         "others_degraded": sum(a.degraded for a in others),
@@ -228,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     result = asyncio.run(_failover(one.base, cluster, n))
                     outages.append(result["outage_s"])
                     print(
-                        f"  failover {n + 1}: outage {result['outage_s']:.2f} s, degraded: "
+                        f"  failover {n + 1}: outage {result['outage_s']:.2f} s (first healthy "
+                        f"answer for its customers after {result['first_healthy_s']:.2f} s), "
+                        f"degraded in the second before the kill {result['baseline']}, after: "
                         f"dead primary's customers {result['victims']}, others "
                         f"{result['others']}; readiness said {result['ready']}; "
                         f"contacts kept on the promoted replica: {result['kept']} "

@@ -13,34 +13,22 @@ happens on failure.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import AbstractConnection, parse_url
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from nextbest.pressure.redis_pool import server_pool
 from nextbest.pressure.redis_script import LuaScript, Reply, Script, ScriptTarget, ServerScripts
 from nextbest.pressure.store import StoreUnavailableError
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
-__all__ = ["RedisContactStore", "customer_key_prefix", "server_pool"]
+__all__ = ["RedisContactStore", "customer_key_prefix"]
 
 KEY_NAMESPACE = "nb"
 _MAX_CACHED_LINES = 4096
-
-
-_NO_CLIENT_SETINFO: dict[str, Any] = (
-    {"driver_info": None}  # redis-py 8.1 deprecates the two below
-    if "driver_info" in inspect.signature(AbstractConnection.__init__).parameters
-    else {"lib_name": None, "lib_version": None}
-)
-"""Connect without CLIENT SETINFO: it doubled the CPU cost of a new connection."""
 
 
 def _script(name: str) -> LuaScript:
@@ -48,26 +36,6 @@ def _script(name: str) -> LuaScript:
 
 
 _SELECT, _FEEDBACK, _RELEASE = map(_script, ("select.lua", "feedback.lua", "release.lua"))
-
-
-def server_pool(
-    url: str, *, max_connections: int, timeout_s: float, **address: Any
-) -> BlockingConnectionPool:
-    """A pool for the server `url` names (or at `address`, with `url`'s credentials and
-    settings) that never waits longer than `timeout_s` for a socket operation or for a
-    free connection out of its `max_connections`; settings in the URL's query win."""
-    options: dict[str, Any] = {
-        "max_connections": max_connections,
-        "timeout": timeout_s,
-        "socket_timeout": timeout_s,
-        "socket_connect_timeout": timeout_s,
-        "retry": Retry(NoBackoff(), 0),
-        "decode_responses": True,
-        **_NO_CLIENT_SETINFO,
-        **parse_url(url),
-        **address,
-    }
-    return BlockingConnectionPool(**options)
 
 
 def customer_key_prefix(customer_id: str) -> str:

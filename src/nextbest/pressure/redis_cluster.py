@@ -42,6 +42,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from nextbest.pressure.redis_pool import server_pool
 from nextbest.pressure.redis_script import Reply, Script, ServerScripts
 
 __all__ = ["ClusterScripts"]
@@ -100,8 +101,6 @@ class ClusterScripts:
     ) -> ClusterScripts:
         """`url` names any node of the cluster (its credentials, TLS and settings apply to
         every node); each primary gets a pool as one server would (see `server_pool`)."""
-        from nextbest.pressure.redis import server_pool
-
         cluster = RedisCluster.from_url(
             url,
             socket_timeout=_TOPOLOGY_TIMEOUT_S,
