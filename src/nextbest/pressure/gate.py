@@ -162,9 +162,10 @@ class PressureGate:
         if not any(policies.needs_check(channel, offer_id) for offer_id in ranked):
             return _picked(ranked, picks, None, None)
         error = None
-        if self.breaker.allow():
+        breaker = self.breakers[self.store.shard(customer_id)]
+        if breaker.allow():
             now_ms = self.clock_ms()
-            started = self.breaker.clock()
+            started = breaker.clock()
             try:
                 async with asyncio.timeout(self._budget_s):
                     selection = await self.store.select(
@@ -173,14 +174,14 @@ class PressureGate:
             except (StoreUnavailableError, TimeoutError) as exc:
                 if record:
                     self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-                self.breaker.failed(started)
+                breaker.failed(started)
                 error = type(exc).__name__
             except asyncio.CancelledError:
                 if record:
                     self.releaser.submit(customer_id, decision_id, candidates, now_ms)
                 raise
             else:
-                self.breaker.succeeded()
+                breaker.succeeded()
                 return GateResult(
                     selection.selected,
                     selection.blocked,
