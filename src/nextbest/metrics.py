@@ -1,7 +1,9 @@
 """Prometheus metrics, with the maintained client library.
 
-Labels are bounded by the bundle (channels, categories, policy ids) or by fixed sets, so
-the hot path caches its labelled children.
+Labels are bounded by the bundle (channels, categories, policy ids, experiment and arm
+ids) or by fixed sets, so the hot path caches its labelled children. The experiment
+series hold the ids of every experiment the process has served since it started (a
+reload adds the new bundle's, a restart forgets the old ones).
 With several workers, `nextbest serve` points `PROMETHEUS_MULTIPROC_DIR` at a fresh
 directory before the workers start, and `/metrics` adds up every worker's values.
 """
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_TYPE_LATEST",
     "count_degraded",
+    "count_experiment_response",
     "count_feedback",
     "count_history_dropped",
     "count_history_written",
@@ -73,6 +76,22 @@ HISTORY_DROPPED = Counter(
     ["reason"],
 )
 HISTORY_WRITTEN = Counter("nextbest_history_written_total", "History records written.")
+EXPERIMENT_DECISIONS = Counter(
+    "nextbest_experiment_decisions_total",
+    "Decisions made in an experiment (experiments.yaml), by experiment and arm.",
+    ["experiment", "arm"],
+)
+EXPERIMENT_OFFERS = Counter(
+    "nextbest_experiment_offers_total",
+    "Offers returned in an experiment, by experiment, arm and category.",
+    ["experiment", "arm", "category"],
+)
+EXPERIMENT_RESPONSES = Counter(
+    "nextbest_experiment_responses_total",
+    "Feedback recorded for decisions in an experiment, by experiment, arm and outcome "
+    "(the arm recomputed from the customer id, channel and placement).",
+    ["experiment", "arm", "outcome"],
+)
 SHED = Counter(
     "nextbest_decisions_shed_total",
     "Decisions refused with 503 after waiting past the queue deadline for their turn.",
@@ -115,6 +134,26 @@ def observe_decision(decision: Decision, total_ns: int) -> None:
     for reason in decision.selection.blocked.values():
         if reason.kind == "cap" and reason.id is not None:
             _caps(reason.id).inc()
+    assignment = decision.ranking.assignment
+    if assignment is not None:
+        experiment, arm = assignment.experiment, assignment.arm.id
+        _experiment_decisions(experiment, arm).inc()
+        for offer in response.offers:
+            _experiment_offers(experiment, arm, offer.category).inc()
+
+
+@cache
+def _experiment_decisions(experiment: str, arm: str) -> Counter:
+    return EXPERIMENT_DECISIONS.labels(experiment, arm)
+
+
+@cache
+def _experiment_offers(experiment: str, arm: str, category: str) -> Counter:
+    return EXPERIMENT_OFFERS.labels(experiment, arm, category)
+
+
+def count_experiment_response(experiment: str, arm: str, outcome: str) -> None:
+    EXPERIMENT_RESPONSES.labels(experiment, arm, outcome).inc()
 
 
 @cache

@@ -92,6 +92,8 @@ def _record(decision: Decision, result: GateResult, total_ns: int) -> None:
         channel=channel,
         offers=[o.offer_id for o in response.offers],
         dry_run=request.dry_run,
+        experiment=response.experiment or None,
+        arm=response.arm or None,
         rules_us=timings.rules_ns // 1000,
         scoring_us=timings.scoring_ns // 1000,
         arbitration_us=timings.arbitration_ns // 1000,

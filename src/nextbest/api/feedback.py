@@ -16,7 +16,7 @@ from nextbest.api.strict_body import StrictJSON
 from nextbest.api.wire import FeedbackReceipt, FeedbackRequest
 from nextbest.errors import InvalidRequestError
 from nextbest.history.build import response_record
-from nextbest.metrics import count_feedback
+from nextbest.metrics import count_experiment_response, count_feedback
 from nextbest.pressure import StoreUnavailableError
 
 __all__ = ["FeedbackRoutes"]
@@ -82,6 +82,9 @@ class FeedbackRoutes(Controller):
             )
             raise retry_later("the contact store is unavailable; retry later") from exc
         count_feedback(data.outcome, "recorded" if applied else "duplicate")
+        assignment = bundle.experiments.assign(data.customer_id, data.channel, data.placement)
+        if applied and assignment is not None:
+            count_experiment_response(assignment.experiment, assignment.arm.id, data.outcome)
         if applied and serving.history is not None:
             serving.history.response(
                 response_record(

@@ -98,6 +98,18 @@ class FeedbackRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, 
     outcome: Literal["presented", "accepted", "declined", "ignored", "discarded"]
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
     occurred_at: datetime | None = None
+    placement: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=64,
+                description="The decision's `context.placement`, so that the response "
+                "counts under the experiment arm of that placement (`/metrics`).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class FeedbackReceipt(_Out, frozen=True):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from nextbest.bundle._schema import Vocabulary
+from nextbest.experiments import NO_EXPERIMENTS, Experiments
 from nextbest.exploration.config import ExplorationSettings
 from nextbest.fields import Category, FieldCatalogue, FieldKind
 from nextbest.pressure.policy import ContactPolicies
@@ -79,6 +80,7 @@ class Bundle:
     policies: ContactPolicies
     exploration: ExplorationSettings = field(default_factory=ExplorationSettings)
     """Which channels and placements explore (`exploration.yaml`); none by default."""
+    experiments: Experiments = NO_EXPERIMENTS
 
     @property
     def customer_attributes(self) -> Mapping[str, FieldKind]:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from nextbest.bundle._schema import BundleFile, ModelsFile, OffersFile
 from nextbest.bundle.manifest import MANIFEST_NAME
 from nextbest.errors import BundleError
+from nextbest.experiments import EXPERIMENTS_FILE
 from nextbest.exploration.config import EXPLORATION_FILE
 from nextbest.validation import convert_strict, refuse_duplicates
 from nextbest.yaml_file import parse_yaml
@@ -21,6 +22,7 @@ from nextbest.yaml_file import parse_yaml
 __all__ = [
     "BUNDLE_FILE",
     "BUNDLE_FILES",
+    "EXPERIMENTS_FILE",
     "EXPLORATION_FILE",
     "MODELS_FILE",
     "OFFERS_FILE",
@@ -50,8 +52,11 @@ BUNDLE_FILES = (
     POLICIES_FILE,
     MODELS_FILE,
     EXPLORATION_FILE,
+    EXPERIMENTS_FILE,
 )
-_OPTIONAL = frozenset({RULES_FILE, WEIGHTS_FILE, POLICIES_FILE, MODELS_FILE, EXPLORATION_FILE})
+_OPTIONAL = frozenset(
+    {RULES_FILE, WEIGHTS_FILE, POLICIES_FILE, MODELS_FILE, EXPLORATION_FILE, EXPERIMENTS_FILE}
+)
 
 T = TypeVar("T")
 

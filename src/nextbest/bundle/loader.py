@@ -12,8 +12,10 @@ from pathlib import Path
 
 from nextbest.bundle._schema import BundleFile, ContextWeightsFile, OffersFile, RulesFile
 from nextbest.bundle.bundle import Bundle
+from nextbest.bundle.experiment_set import compile_experiments
 from nextbest.bundle.files import (
     BUNDLE_FILE,
+    EXPERIMENTS_FILE,
     EXPLORATION_FILE,
     OFFERS_FILE,
     POLICIES_FILE,
@@ -26,6 +28,7 @@ from nextbest.bundle.models import compile_models
 from nextbest.bundle.offers import compile_offers
 from nextbest.bundle.rule_set import compile_rules
 from nextbest.bundle.weights import compile_context_weights
+from nextbest.experiments import ExperimentsFile
 from nextbest.exploration.config import read_exploration
 from nextbest.fields import CATEGORIES, FieldCatalogue
 from nextbest.pressure.policy import read_policies
@@ -39,17 +42,20 @@ def load_bundle(root: Path) -> Bundle:
     meta = source.required(BUNDLE_FILE, BundleFile)
     catalogue = FieldCatalogue.declare(meta.customer_attributes, meta.context_attributes)
     fields = catalogue.kinds()
-    offers = compile_offers(
-        source.required(OFFERS_FILE, OffersFile),
-        meta.vocabulary,
-        {m.id for m in source.models.models},
-    )
+    model_ids = {m.id for m in source.models.models}
+    offers = compile_offers(source.required(OFFERS_FILE, OffersFile), meta.vocabulary, model_ids)
     rules = compile_rules(source.section(RULES_FILE, RulesFile, RulesFile()), offers, fields)
     weights = compile_context_weights(
         source.section(WEIGHTS_FILE, ContextWeightsFile, {}), meta.vocabulary, offers
     )
     policies = read_policies(source.get(POLICIES_FILE), offers, meta.vocabulary.channels)
     exploration = read_exploration(source.get(EXPLORATION_FILE), meta.vocabulary.channels)
+    experiments = compile_experiments(
+        source.section(EXPERIMENTS_FILE, ExperimentsFile, ExperimentsFile()),
+        meta.vocabulary,
+        offers,
+        model_ids,
+    )
     models = compile_models(source.models, source.files, offers, fields)
     manifest = read_manifest(source.manifest)
     verify_manifest(manifest, meta.name, meta.version, source.files)
@@ -70,4 +76,5 @@ def load_bundle(root: Path) -> Bundle:
         models=models,
         policies=policies,
         exploration=exploration,
+        experiments=experiments,
     )

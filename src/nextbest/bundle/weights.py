@@ -19,15 +19,25 @@ WEIGHTED_FIELDS = {
 
 
 def compile_context_weights(
-    spec: ContextWeightsFile, vocabulary: Vocabulary, offers: tuple[Offer, ...]
+    spec: ContextWeightsFile,
+    vocabulary: Vocabulary,
+    offers: tuple[Offer, ...],
+    *,
+    file: str = WEIGHTS_FILE,
+    where: str = "",
 ) -> ContextWeights:
+    """The tables of `spec`; a BundleError names `file` and the field (below `where`, the
+    place of the table in its file, when it is not the whole file)."""
+    prefix = f"{where}." if where else ""
     by_id = {o.id: o.index for o in offers}
     tables: dict[str, dict[str, tuple[float, ...]]] = {}
     for name, by_value in spec.items():
         weighted = WEIGHTED_FIELDS.get(name)
         if weighted is None:
             raise BundleError(
-                WEIGHTS_FILE, name, f"not a weighted context field; use {sorted(WEIGHTED_FIELDS)}"
+                file,
+                f"{prefix}{name}",
+                f"not a weighted context field; use {sorted(WEIGHTED_FIELDS)}",
             )
         path, vocabulary_name = weighted
         allowed: list[str] = getattr(vocabulary, vocabulary_name)
@@ -35,7 +45,7 @@ def compile_context_weights(
         for value, targets in by_value.items():
             if value not in allowed:
                 raise BundleError(
-                    WEIGHTS_FILE, f"{name}.{value}", f"not in vocabulary.{vocabulary_name}"
+                    file, f"{prefix}{name}.{value}", f"not in vocabulary.{vocabulary_name}"
                 )
             weights = [1.0] * len(offers)
             for target, weight in targets.items():
@@ -45,8 +55,8 @@ def compile_context_weights(
                     hits = [by_id[target]]
                 else:
                     raise BundleError(
-                        WEIGHTS_FILE,
-                        f"{name}.{value}.{target}",
+                        file,
+                        f"{prefix}{name}.{value}.{target}",
                         "neither a category nor an offer id",
                     )
                 for i in hits:

@@ -9,14 +9,24 @@ import numpy as np
 
 from nextbest.bundle import Bundle
 from nextbest.decide.values import Facts, FloatArray, Verdict
+from nextbest.experiments import Arm, ArmPolicy
 
-__all__ = ["FORMULA", "Arbiter", "Arbitration"]
+__all__ = ["FORMULA", "RULES_ONLY_FORMULA", "Arbiter", "Arbitration", "formula"]
 
-FORMULA = (
-    "priority = propensity x context_weight x value x lever x boost; "
+_RANKING = (
     "value = offer.value + clv_share[category] x customer.clv; "
     "pinned offers rank above all others; ties break by offer id"
 )
+FORMULA = f"priority = propensity x context_weight x value x lever x boost; {_RANKING}"
+RULES_ONLY_FORMULA = (
+    "priority = context_weight x value x lever x boost (experiment arm `rules_only`: the "
+    f"propensity is not used); {_RANKING}"
+)
+
+
+def formula(policy: ArmPolicy | None) -> str:
+    """The formula the ranking of a decision in an arm of `policy` (None: no arm) used."""
+    return RULES_ONLY_FORMULA if policy == "rules_only" else FORMULA
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +40,26 @@ class Arbitration:
 
 
 class Arbiter:
-    """Everything that depends only on the bundle is laid out once here."""
+    """Everything that depends only on the bundle (and the experiment arm, whose levers,
+    context weights and policy replace the bundle's) is laid out once here."""
 
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, arm: Arm | None = None) -> None:
         offers = bundle.offers
         self._ids = tuple(o.id for o in offers)
-        self._lever = np.array([o.lever for o in offers], dtype=np.float64)
+        levers = {o.index: o.lever for o in offers}
+        tables = bundle.context_weights.tables
+        self._by_propensity = True
+        if arm is not None:
+            levers.update(arm.levers)
+            if arm.context_weights is not None:
+                tables = arm.context_weights
+            self._by_propensity = arm.policy != "rules_only"
+        self._lever = np.array([levers[o.index] for o in offers], dtype=np.float64)
         self._base_value = np.array([o.value for o in offers], dtype=np.float64)
         self._clv_share = np.array([bundle.clv_share[o.category] for o in offers])
         self._weights = {
             path: {value: np.array(weights) for value, weights in table.items()}
-            for path, table in bundle.context_weights.tables.items()
+            for path, table in tables.items()
         }
         self._ones = np.ones(len(offers))
         by_id = sorted(offers, key=lambda o: o.id)
@@ -52,7 +71,10 @@ class Arbiter:
         weight = self._context_weight(facts)
         value = self._value(facts)
         boost = np.array([v.boost for v in verdicts])
-        priority = propensity * weight * value * self._lever * boost
+        if self._by_propensity:
+            priority = propensity * weight * value * self._lever * boost
+        else:
+            priority = weight * value * self._lever * boost
         ids = self._ids
         order = tuple(ids[i] for i in self._rank(verdicts, priority))
         return Arbitration(weight, value, boost, priority, order)

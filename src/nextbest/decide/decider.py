@@ -1,11 +1,13 @@
-"""One bundle's decision stages, composed: facts -> eligibility -> scoring -> arbitration,
-then (after contact pressure, which the application runs) the answer."""
+"""One bundle's decision stages, composed: facts -> experiment arm -> eligibility ->
+scoring -> arbitration, then (after contact pressure, which the application runs) the
+answer."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 import uuid
+from dataclasses import dataclass
 
 from nextbest.bundle import Bundle
 from nextbest.decide.arbitration import Arbiter
@@ -17,6 +19,7 @@ from nextbest.decide.scores import Scorer
 from nextbest.decide.types import DecisionRequest
 from nextbest.decide.values import (
     Decision,
+    DropReason,
     Facts,
     FloatArray,
     Ranking,
@@ -24,8 +27,54 @@ from nextbest.decide.values import (
     StageTimings,
     Verdict,
 )
+from nextbest.experiments import Arm, Assignment
 
 __all__ = ["Decider"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Screened:
+    """A request past its facts, its experiment arm and eligibility."""
+
+    facts: Facts
+    assignment: Assignment | None
+    stages: _Stages
+    verdicts: tuple[Verdict, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stages:
+    """The scorer and arbiter a decision uses (the bundle's, or an experiment arm's), and
+    the offers the arm withholds (a `no_offer` control: catalogue order, None to keep)."""
+
+    scorer: Scorer
+    arbiter: Arbiter
+    withheld: tuple[Verdict | None, ...] = ()
+
+    def verdicts(self, verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
+        if not self.withheld:
+            return verdicts
+        return tuple(
+            own if withheld is None else withheld
+            for own, withheld in zip(verdicts, self.withheld, strict=True)
+        )
+
+
+def _arm_stages(bundle: Bundle, arm: Arm, champion: _Stages) -> _Stages:
+    """An arm's stages, sharing the bundle's scorer (its batcher, its ONNX sessions) unless
+    the arm moves offers to other models, and its arbiter unless the arm changes levers,
+    context weights or the ranking."""
+    if arm.is_champion:
+        return champion
+    scorer = Scorer(bundle, arm.models) if arm.models else champion.scorer
+    arbiter = Arbiter(bundle, arm) if arm.changes_arbitration else champion.arbiter
+    withheld: tuple[Verdict | None, ...] = ()
+    if arm.policy == "no_offer":
+        held = Verdict(dropped_by=DropReason("arm", arm.id))
+        withheld = tuple(
+            None if (o.is_service and arm.keep_service) else held for o in bundle.offers
+        )
+    return _Stages(scorer, arbiter, withheld)
 
 
 class Decider:
@@ -37,19 +86,23 @@ class Decider:
         self._reader = RequestReader(bundle)
         self._eligibility = Eligibility(bundle)
         self.scorer = Scorer(bundle)
-        self._arbiter = Arbiter(bundle)
+        self._champion = _Stages(self.scorer, Arbiter(bundle))
+        self._experiments = bundle.experiments
+        self._arms = {
+            (experiment.id, arm.id): _arm_stages(bundle, arm, self._champion)
+            for experiment in bundle.experiments.all
+            for arm in experiment.arms
+        }
         self._builder = ResponseBuilder(bundle)
         self.explorer = Explorer(bundle)
 
     def rank(self, request: DecisionRequest, decision_id: str | None = None) -> Ranking:
         """Every stage before contact pressure."""
         started = time.perf_counter_ns()
-        facts, verdicts = self._screen(request)
+        screened = self._screen(request)
         after_rules = time.perf_counter_ns()
-        propensity = self.scorer.score(facts)
-        return self._arbitrate(
-            request, decision_id, facts, verdicts, propensity, started, after_rules
-        )
+        propensity = screened.stages.scorer.score(screened.facts)
+        return self._arbitrate(request, decision_id, screened, propensity, started, after_rules)
 
     async def rank_together(
         self, request: DecisionRequest, decision_id: str | None = None
@@ -57,35 +110,46 @@ class Decider:
         """As `rank`, scored in one run with the decisions that reach scoring in the same
         turn of the event loop."""
         started = time.perf_counter_ns()
-        facts, verdicts = self._screen(request)
+        screened = self._screen(request)
         after_rules = time.perf_counter_ns()
-        propensity = await self.scorer.score_together(facts)
-        return self._arbitrate(
-            request, decision_id, facts, verdicts, propensity, started, after_rules
-        )
+        propensity = await screened.stages.scorer.score_together(screened.facts)
+        return self._arbitrate(request, decision_id, screened, propensity, started, after_rules)
 
-    def _screen(self, request: DecisionRequest) -> tuple[Facts, tuple[Verdict, ...]]:
+    def _screen(self, request: DecisionRequest) -> _Screened:
         facts = self._reader.facts(request)
-        return facts, self._eligibility.verdicts(facts, request.context.channel)
+        context = request.context
+        assignment = (
+            self._experiments.assign(request.customer.id, context.channel, context.placement)
+            if self._experiments
+            else None
+        )
+        stages = (
+            self._champion
+            if assignment is None
+            else self._arms[(assignment.experiment, assignment.arm.id)]
+        )
+        verdicts = stages.verdicts(self._eligibility.verdicts(facts, context.channel))
+        return _Screened(facts, assignment, stages, verdicts)
 
     def _arbitrate(
         self,
         request: DecisionRequest,
         decision_id: str | None,
-        facts: Facts,
-        verdicts: tuple[Verdict, ...],
+        screened: _Screened,
         propensity: FloatArray,
         started: int,
         after_rules: int,
     ) -> Ranking:
         after_scoring = time.perf_counter_ns()
-        arbitration = self._arbiter.arbitrate(facts, verdicts, propensity)
+        arbitration = screened.stages.arbiter.arbitrate(
+            screened.facts, screened.verdicts, propensity
+        )
         return Ranking(
             request=request,
             decision_id=decision_id or uuid.uuid4().hex,
-            facts=facts,
+            facts=screened.facts,
             order=arbitration.order,
-            verdicts=verdicts,
+            verdicts=screened.verdicts,
             propensity=propensity,
             weight=arbitration.weight,
             value=arbitration.value,
@@ -96,6 +160,7 @@ class Decider:
                 scoring_ns=after_scoring - after_rules,
                 arbitration_ns=time.perf_counter_ns() - after_scoring,
             ),
+            assignment=screened.assignment,
         )
 
     def finish(self, ranking: Ranking, selection: Selection, pressure_ns: int = 0) -> Decision:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import msgspec
+
 from nextbest.bundle import Bundle, Offer
-from nextbest.decide.arbitration import FORMULA
+from nextbest.decide.arbitration import formula
 from nextbest.decide.types import (
     Candidate,
     DecisionResponse,
@@ -41,6 +43,7 @@ class ResponseBuilder:
             if request.explain
             else None
         )
+        assignment = ranking.assignment
         return DecisionResponse(
             decision_id=ranking.decision_id,
             bundle_version=self._version,
@@ -49,6 +52,8 @@ class ResponseBuilder:
             offers=offers,
             degraded=[DEGRADED_CONTACT_PRESSURE] if selection.degraded_mode else [],
             explanation=explanation,
+            experiment=msgspec.UNSET if assignment is None else assignment.experiment,
+            arm=msgspec.UNSET if assignment is None else assignment.arm.id,
         )
 
     def _ranked_offer(self, rank: int, i: int, ranking: Ranking) -> RankedOffer:
@@ -96,7 +101,11 @@ class ResponseBuilder:
                     rules=list(verdict.fired),
                 )
             )
-        return Explanation(formula=FORMULA, candidates=candidates, exploration=_note(explored))
+        assignment = ranking.assignment
+        policy = None if assignment is None else assignment.arm.policy
+        return Explanation(
+            formula=formula(policy), candidates=candidates, exploration=_note(explored)
+        )
 
 
 def _note(explored: Explored | None) -> ExplorationNote | None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from nextbest.bundle import Bundle
+from nextbest.bundle import Bundle, offer_facts
 from nextbest.decide.values import Facts, FloatArray
 from nextbest.scoring import PropensityModel
 from nextbest.scoring.batch import ScoringBatcher
@@ -25,19 +25,37 @@ def _propensities(
     return list(propensity)
 
 
-class Scorer:
-    """Offers with a fixed propensity keep it; the others get their model's score."""
+def _reassigned(
+    bundle: Bundle, model_of: Mapping[int, str]
+) -> tuple[FloatArray, tuple[PropensityModel, ...]]:
+    """The fixed propensities and the models when `model_of` (offer index -> model id)
+    moves offers to other models: each model's ONNX session is shared, not reopened."""
+    chosen = [model_of.get(o.index, o.model) for o in bundle.offers]
+    fixed = np.array(
+        [o.fixed_propensity if chosen[o.index] is None else np.nan for o in bundle.offers],
+        dtype=np.float64,
+    )
+    if not model_of:
+        return fixed, bundle.models
+    models = []
+    for model in bundle.models:
+        covered = [o for o in bundle.offers if chosen[o.index] == model.id]
+        if covered:
+            models.append(
+                model.covering([o.index for o in covered], [offer_facts(o) for o in covered])
+            )
+    return fixed, tuple(models)
 
-    def __init__(self, bundle: Bundle) -> None:
-        fixed = np.array(
-            [
-                o.fixed_propensity if o.fixed_propensity is not None else np.nan
-                for o in bundle.offers
-            ]
-        )
+
+class Scorer:
+    """Offers with a fixed propensity keep it; the others get their model's score.
+    `model_of` (an experiment arm's) has other models score some offers."""
+
+    def __init__(self, bundle: Bundle, model_of: Mapping[int, str] | None = None) -> None:
+        fixed, models = _reassigned(bundle, model_of or {})
         # no reference back to the scorer: a replaced one is freed at once, without
         # waiting for the cycle collector (start-up objects are frozen out of it)
-        self._score_many = functools.partial(_propensities, fixed, bundle.models)
+        self._score_many = functools.partial(_propensities, fixed, models)
         self._batcher = ScoringBatcher(self._score_many)
 
     @property

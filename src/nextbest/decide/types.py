@@ -165,8 +165,8 @@ class Candidate(_Out, frozen=True):
     reason: Annotated[
         str | None,
         msgspec.Meta(
-            description="Why it was dropped: `channel`, `rule:<id>`, `cap:<policy id>`, "
-            "`degraded:contact_pressure` or `rank`."
+            description="Why it was dropped: `channel`, `rule:<id>`, `arm:<arm id>` (a "
+            "`no_offer` control arm), `cap:<policy id>`, `degraded:contact_pressure` or `rank`."
         ),
     ]
     rank: int | None
@@ -215,3 +215,17 @@ class DecisionResponse(_Out, frozen=True):
         ),
     ] = []
     explanation: Explanation | None = None
+    experiment: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="The experiment (`experiments.yaml`) this decision fell in; absent "
+            "when none covers its channel and placement."
+        ),
+    ] = msgspec.UNSET
+    arm: Annotated[
+        str | msgspec.UnsetType,
+        msgspec.Meta(
+            description="The customer's arm in `experiment` (a stable hash of the customer "
+            "id); absent when no experiment applies."
+        ),
+    ] = msgspec.UNSET

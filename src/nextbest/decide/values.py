@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nextbest.decide.types import DecisionRequest, DecisionResponse
+from nextbest.experiments import Assignment
 from nextbest.fields import Value
 
 __all__ = [
@@ -34,21 +35,22 @@ Facts = dict[str, Value]
 
 DEGRADED_CONTACT_PRESSURE = "contact_pressure"
 
-DropKind = Literal["channel", "rule", "cap", "degraded", "rank"]
+DropKind = Literal["channel", "rule", "arm", "cap", "degraded", "rank"]
 
 
 @dataclass(frozen=True, slots=True)
 class DropReason:
-    """Why an offer is not in the answer: not on the channel, a rule (`id` = rule id), a
-    cap (`id` = policy id), withheld because the contact store could not be asked
-    (`degraded`), or ranked below the limit."""
+    """Why an offer is not in the answer: not on the channel, a rule (`id` = rule id),
+    the customer's experiment arm (`id` = arm id; a `no_offer` control), a cap (`id` =
+    policy id), withheld because the contact store could not be asked (`degraded`), or
+    ranked below the limit."""
 
     kind: DropKind
     id: str | None = None
 
     @property
     def wire(self) -> str:
-        """`channel`, `rule:<id>`, `cap:<id>`, `degraded:contact_pressure` or `rank`."""
+        """`channel`, `rule:<id>`, `arm:<id>`, `cap:<id>`, `degraded:contact_pressure` or `rank`."""
         if self.kind == "degraded":
             return f"degraded:{DEGRADED_CONTACT_PRESSURE}"
         return f"{self.kind}:{self.id}" if self.id is not None else self.kind
@@ -100,6 +102,8 @@ class Ranking:
     boost: FloatArray
     priority: FloatArray
     timings: StageTimings
+    assignment: Assignment | None = None
+    """The experiment and arm the decision was made in; None when no experiment applies."""
 
 
 @dataclass(frozen=True, slots=True)

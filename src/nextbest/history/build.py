@@ -35,7 +35,7 @@ class FieldFilter:
 
 def decision_record(decision: Decision, bundle_name: str, keep: FieldFilter) -> DecisionRecord:
     ranking, response = decision.ranking, decision.response
-    request = ranking.request
+    request, assignment = ranking.request, ranking.assignment
     explored = decision.selection.exploration
     logged = explored.logged_propensities if explored is not None else ()
     return DecisionRecord(
@@ -46,6 +46,8 @@ def decision_record(decision: Decision, bundle_name: str, keep: FieldFilter) -> 
         customer_id=response.customer_id,
         channel=response.channel,
         placement=request.context.placement,
+        experiment=None if assignment is None else assignment.experiment,
+        arm=None if assignment is None else assignment.arm.id,
         fields=keep.apply(ranking.facts),
         offers=[
             OfferShown(

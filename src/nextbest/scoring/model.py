@@ -74,6 +74,14 @@ class PropensityModel:
         """Whether the session runs on bound buffers (its categories coded as integers)."""
         return self._bound is not None
 
+    def covering(
+        self, offer_indices: Sequence[int], offer_facts: Sequence[Facts]
+    ) -> PropensityModel:
+        """The same model, its ONNX session shared, scoring other offers."""
+        return PropensityModel(
+            self.id, self._session, self.inputs, self._output[0], offer_indices, offer_facts
+        )
+
     @staticmethod
     def _column(kind: Literal["numeric", "categorical"], values: list[Any]) -> npt.NDArray[Any]:
         dtype = np.float32 if kind == "numeric" else np.object_
