@@ -33,6 +33,7 @@ def formula(policy: ArmPolicy | None) -> str:
 class Arbitration:
     weight: FloatArray
     value: FloatArray
+    lever: FloatArray
     boost: FloatArray
     priority: FloatArray
     order: tuple[str, ...]
@@ -77,7 +78,7 @@ class Arbiter:
             priority = weight * value * self._lever * boost
         ids = self._ids
         order = tuple(ids[i] for i in self._rank(verdicts, priority))
-        return Arbitration(weight, value, boost, priority, order)
+        return Arbitration(weight, value, self._lever, boost, priority, order)
 
     def _context_weight(self, facts: Facts) -> FloatArray:
         weight = self._ones

@@ -153,6 +153,7 @@ class Decider:
             propensity=propensity,
             weight=arbitration.weight,
             value=arbitration.value,
+            lever=arbitration.lever,
             boost=arbitration.boost,
             priority=arbitration.priority,
             timings=StageTimings(

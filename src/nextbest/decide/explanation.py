@@ -90,7 +90,7 @@ class ResponseBuilder:
                     category=offer.category,
                     propensity=round(float(ranking.propensity[i]), 6),
                     value=round(float(ranking.value[i]), 2),
-                    lever=offer.lever,
+                    lever=float(ranking.lever[i]),
                     context_weight=round(float(ranking.weight[i]), 6),
                     boost=float(ranking.boost[i]),
                     pinned=verdict.pinned,

@@ -35,8 +35,8 @@ def _reassigned(
         [o.fixed_propensity if chosen[o.index] is None else np.nan for o in bundle.offers],
         dtype=np.float64,
     )
-    if not model_of:
-        return fixed, bundle.models
+    if not model_of:  # a model no offer uses is never run (ONNX refuses zero rows)
+        return fixed, tuple(m for m in bundle.models if len(m.offer_indices))
     models = []
     for model in bundle.models:
         covered = [o for o in bundle.offers if chosen[o.index] == model.id]

@@ -99,6 +99,7 @@ class Ranking:
     propensity: FloatArray
     weight: FloatArray
     value: FloatArray
+    lever: FloatArray
     boost: FloatArray
     priority: FloatArray
     timings: StageTimings
