@@ -116,7 +116,7 @@ def test_packages_depend_on_one_another_without_a_cycle() -> None:
     assert _cycle(packages) is None
 
 
-DOMAIN = ("decide", "rules", "scoring", "pressure", "bundle", "exploration")
+DOMAIN = ("decide", "rules", "scoring", "pressure", "bundle", "exploration", "experiments")
 EDGE = ("nextbest.api", "nextbest.service", "nextbest.metrics", "nextbest.cli")
 
 

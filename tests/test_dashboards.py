@@ -60,6 +60,8 @@ def test_the_dashboard_shows_http_decisions_and_the_breaker() -> None:
         "nextbest_decisions_total",
         "nextbest_contact_store_breaker_open",
         "nextbest_bundle_reloads_total",
+        "nextbest_experiment_decisions_total",
+        "nextbest_experiment_responses_total",
     ):
         assert metric in expressions
 

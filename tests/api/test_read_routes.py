@@ -38,3 +38,14 @@ def test_openapi_schema_describes_the_decision_route(client: TestClient[Any]) ->
     schema = client.get("/schema/openapi.json").json()
     assert "/v1/decisions" in schema["paths"]
     assert client.get("/schema/swagger").status_code == 200
+
+
+def test_openapi_shows_the_experiment_and_the_arm_as_optional(client: TestClient[Any]) -> None:
+    schemas = client.get("/schema/openapi.json").json()["components"]["schemas"]
+    answer = schemas["DecisionResponse"]
+    for name in ("experiment", "arm"):
+        assert answer["properties"][name]["oneOf"] == [{"type": "string"}]
+        assert "absent" in answer["properties"][name]["description"]
+        assert name not in answer["required"]
+    assert "placement" in schemas["FeedbackRequest"]["properties"]
+    assert "placement" not in schemas["FeedbackRequest"].get("required", [])
