@@ -197,7 +197,7 @@ def _validate(path: Path) -> int:
     print(
         f"ok: {bundle.name} {bundle.version}: {len(bundle.offers)} offers, "
         f"{len(bundle.rules)} rules, {len(bundle.models)} models, "
-        f"{len(bundle.policies.specs)} policies"
+        f"{len(bundle.policies.specs)} policies, {len(bundle.experiments.all)} experiments"
     )
     return 0
 

@@ -87,16 +87,21 @@ def _record(decision: Decision, result: GateResult, total_ns: int) -> None:
             channel=channel,
         )
     observe_decision(decision, total_ns)
+    assignment = decision.ranking.assignment
+    arm = (
+        {}
+        if assignment is None
+        else {"experiment": assignment.experiment, "arm": assignment.arm.id}
+    )
     _log.info(
         "decision",
         channel=channel,
         offers=[o.offer_id for o in response.offers],
         dry_run=request.dry_run,
-        experiment=response.experiment or None,
-        arm=response.arm or None,
         rules_us=timings.rules_ns // 1000,
         scoring_us=timings.scoring_ns // 1000,
         arbitration_us=timings.arbitration_ns // 1000,
         pressure_us=timings.pressure_ns // 1000,
         degraded=response.degraded,
+        **arm,
     )

@@ -88,6 +88,10 @@ def test_the_answer_names_the_experiment_and_the_arm(bundle: Bundle) -> None:
         outside = client.post("/v1/decisions", json=body(customer, "call_center")).json()
         assert "experiment" not in outside
         assert "arm" not in outside
+        assert client.get("/v1/bundle").json()["experiments"] == {
+            "web_home": ["champion", "control", "rules"],
+            "desk": ["champion", "rules", "push", "control"],
+        }
 
 
 def test_the_history_records_the_experiment_and_the_arm(bundle: Bundle, tmp_path: Path) -> None:

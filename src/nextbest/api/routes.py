@@ -98,6 +98,7 @@ class DecisionRoutes(Controller):
             models=[m.id for m in bundle.models],
             policies=[p.id for p in bundle.policies.specs],
             last_reload=reload_info(attempt, with_path=False) if attempt else None,
+            experiments={e.id: [a.id for a in e.arms] for e in bundle.experiments.all},
         )
 
 

@@ -80,6 +80,10 @@ class BundleInfo(_Out, frozen=True):
     models: list[str]
     policies: list[str]
     last_reload: ReloadInfo | None = None
+    experiments: Annotated[
+        dict[str, list[str]],
+        msgspec.Meta(description="Each experiment's id and its arms' ids (experiments.yaml)."),
+    ] = {}
 
 
 class Health(_Out, frozen=True, omit_defaults=True):
