@@ -53,7 +53,7 @@ async def decide(
         bundle_version=bundle.version,
     ):
         ranking = await decider.rank_together(request, decision_id)
-        plan = decider.explorer.plan(ranking)
+        plan = decider.explore(ranking)
         before_store = time.perf_counter_ns()
         result = await gate.select(
             bundle.policies,

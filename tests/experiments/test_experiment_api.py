@@ -40,10 +40,11 @@ EXPERIMENTS = [
         "salt": "desk 2026-12",
         "scope": {"channels": ["call_center"], "placements": ["agent_desktop"]},
         "arms": [
-            {"id": "champion", "share": 0.25},
-            {"id": "rules", "share": 0.25, "policy": "rules_only"},
-            {"id": "push", "share": 0.25, "levers": {"upsell": 5.0, "cross_sell": 5.0}},
-            {"id": "control", "share": 0.25, "policy": "no_offer"},
+            {"id": "champion", "share": 0.2},
+            {"id": "rules", "share": 0.2, "policy": "rules_only"},
+            {"id": "push", "share": 0.2, "levers": {"upsell": 5.0, "cross_sell": 5.0}},
+            {"id": "control", "share": 0.2, "policy": "no_offer"},
+            {"id": "random", "share": 0.2, "policy": "random"},
         ],
     },
 ]
@@ -90,7 +91,7 @@ def test_the_answer_names_the_experiment_and_the_arm(bundle: Bundle) -> None:
         assert "arm" not in outside
         assert client.get("/v1/bundle").json()["experiments"] == {
             "web_home": ["champion", "control", "rules"],
-            "desk": ["champion", "rules", "push", "control"],
+            "desk": ["champion", "rules", "push", "control", "random"],
         }
 
 
@@ -177,7 +178,7 @@ def test_every_arm_passes_the_same_contact_policies(bundle: Bundle) -> None:
     buys a second one, however it ranks."""
     gate = PressureGate(MemoryContactStore(), budget_s=1.0)
     with TestClient(create_app(Decider(bundle), gate=gate)) as client:
-        for arm in ("champion", "rules", "push", "control"):
+        for arm in ("champion", "rules", "push", "control", "random"):
             customer = customer_in(bundle, arm, "call_center", "agent_desktop")
             shown = []
             for reason in ("move_house", "tariff_change", "general_info"):

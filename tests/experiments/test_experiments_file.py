@@ -169,9 +169,3 @@ def test_a_bad_override_is_named(
     challenger = {"id": "challenger", "share": 0.1, **override}
     error = refusal(with_experiments, web(CHAMPION, challenger))
     assert error.field == field
-
-
-def test_random_is_refused_until_exploration_exists(with_experiments: WithExperiments) -> None:
-    error = refusal(with_experiments, web(CHAMPION, {**CONTROL, "policy": "random"}))
-    assert error.field == "experiments[0].arms[1].policy"
-    assert "exploration" in error.problem

@@ -23,11 +23,6 @@ SHARE_TOLERANCE = 1e-6
 
 T = TypeVar("T")
 
-RANDOM_REFUSED = (
-    "`random` needs the uniform sampler of exploration (issue 13), which this build does "
-    "not have yet; use priority, rules_only or no_offer"
-)
-
 
 def compile_experiments(
     spec: ExperimentsFile,
@@ -91,8 +86,6 @@ def _arm(
     offers: tuple[Offer, ...],
     model_ids: Set[str],
 ) -> Arm:
-    if a.policy == "random":
-        raise BundleError(EXPERIMENTS_FILE, f"{where}.policy", RANDOM_REFUSED)
     if a.keep_service is not None and a.policy != "no_offer":
         raise BundleError(
             EXPERIMENTS_FILE, f"{where}.keep_service", "goes with `policy: no_offer` only"

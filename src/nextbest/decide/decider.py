@@ -13,7 +13,7 @@ from nextbest.bundle import Bundle
 from nextbest.decide.arbitration import Arbiter
 from nextbest.decide.eligibility import Eligibility
 from nextbest.decide.explanation import ResponseBuilder
-from nextbest.decide.exploring import Explorer
+from nextbest.decide.exploring import ExplorationPlan, Explorer
 from nextbest.decide.facts import RequestReader
 from nextbest.decide.scores import Scorer
 from nextbest.decide.types import DecisionRequest
@@ -28,8 +28,13 @@ from nextbest.decide.values import (
     Verdict,
 )
 from nextbest.experiments import Arm, Assignment
+from nextbest.exploration.propensity import EpsilonGreedy
 
-__all__ = ["Decider"]
+UNIFORM = EpsilonGreedy(1.0)
+"""An experiment arm's `random` policy: every slot drawn uniformly from the offers the
+caps allow, through exploration's sampling and its logged propensities."""
+
+__all__ = ["UNIFORM", "Decider"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,14 @@ class Decider:
             ),
             assignment=screened.assignment,
         )
+
+    def explore(self, ranking: Ranking) -> ExplorationPlan | None:
+        """How the ranking is explored in the gate: uniformly in an arm of policy `random`,
+        else as `exploration.yaml` says for the channel and placement (None: not at all)."""
+        assignment = ranking.assignment
+        if assignment is not None and assignment.arm.policy == "random":
+            return self.explorer.plan(ranking, UNIFORM)
+        return self.explorer.plan(ranking)
 
     def finish(self, ranking: Ranking, selection: Selection, pressure_ns: int = 0) -> Decision:
         """The answer for the offers contact pressure let through."""
