@@ -63,6 +63,7 @@ class PropensityModel:
             else:
                 self._per_request.append((model_input.name, model_input.kind, model_input.source))
                 self._levels[model_input.name] = {}
+        self._codes = codes
         self._bound = (
             BoundRuns(session, output, self.inputs, offer_facts, codes)
             if codes is not None
@@ -79,7 +80,13 @@ class PropensityModel:
     ) -> PropensityModel:
         """The same model, its ONNX session shared, scoring other offers."""
         return PropensityModel(
-            self.id, self._session, self.inputs, self._output[0], offer_indices, offer_facts
+            self.id,
+            self._session,
+            self.inputs,
+            self._output[0],
+            offer_indices,
+            offer_facts,
+            self._codes,
         )
 
     @staticmethod
