@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from redis.exceptions import RedisError
@@ -27,7 +27,14 @@ from nextbest.errors import FieldError
 from nextbest.history.reader import HistoryReader
 from nextbest.history.records import DecisionRecord, ResponseRecord
 
-__all__ = ["ExportSummary", "Row", "export_history", "joined_rows"]
+__all__ = [
+    "ExportSummary",
+    "JoinedDecision",
+    "Row",
+    "export_history",
+    "joined_decisions",
+    "joined_rows",
+]
 
 Unanswered = Literal["negative", "drop"]
 META_COLUMNS = (
@@ -99,18 +106,59 @@ def _merge(previous: str | None, outcome: str) -> str:
     return previous
 
 
+class JoinedDecision(NamedTuple):
+    """A decision and the outcome of each offer it showed, by offer id: 1 accepted,
+    0 declined or ignored, "discarded", or None (no response within the window)."""
+
+    record: DecisionRecord
+    outcomes: dict[str, int | Literal["discarded"] | None]
+
+
+def joined_decisions(
+    reader: HistoryReader, window: timedelta, summary: ExportSummary
+) -> Iterator[JoinedDecision]:
+    """Every decision (those that showed nothing included) with its offers' outcomes."""
+    pending: dict[str, _Pending] = {}
+
+    def joined(item: _Pending) -> JoinedDecision:
+        return JoinedDecision(
+            item.record,
+            {o.offer_id: _outcome(item.outcomes.get(o.offer_id)) for o in item.record.offers},
+        )
+
+    for record in reader.records():
+        if isinstance(record, DecisionRecord):
+            summary.decisions += 1
+            while pending:
+                oldest = next(iter(pending.values()))
+                if oldest.record.at + window >= record.at:
+                    break
+                del pending[oldest.record.decision_id]
+                yield joined(oldest)
+            pending[record.decision_id] = _Pending(record)
+        elif isinstance(record, ResponseRecord):
+            summary.responses += 1
+            item = pending.get(record.decision_id)
+            if item is None or record.occurred_at > item.record.at + window:
+                summary.late_responses += 1
+                continue
+            item.outcomes[record.offer_id] = _merge(
+                item.outcomes.get(record.offer_id), record.outcome
+            )
+    for item in pending.values():
+        yield joined(item)
+    summary.skipped_lines = reader.skipped
+
+
 def joined_rows(
     reader: HistoryReader,
     window: timedelta,
     unanswered: Unanswered,
     summary: ExportSummary,
 ) -> Iterator[Row]:
-    pending: dict[str, _Pending] = {}
-
-    def emit(item: _Pending) -> Iterator[Row]:
-        decision = item.record
+    for decision, outcomes in joined_decisions(reader, window, summary):
         for offer in decision.offers:
-            outcome = _outcome(item.outcomes.get(offer.offer_id))
+            outcome = outcomes[offer.offer_id]
             if outcome == "discarded":
                 summary.dropped_discarded += 1
                 continue
@@ -136,29 +184,6 @@ def joined_rows(
                 "logged_propensity": offer.logged_propensity,
                 OUTCOME_COLUMN: outcome,
             }
-
-    for record in reader.records():
-        if isinstance(record, DecisionRecord):
-            summary.decisions += 1
-            while pending:
-                oldest = next(iter(pending.values()))
-                if oldest.record.at + window >= record.at:
-                    break
-                del pending[oldest.record.decision_id]
-                yield from emit(oldest)
-            pending[record.decision_id] = _Pending(record)
-        elif isinstance(record, ResponseRecord):
-            summary.responses += 1
-            item = pending.get(record.decision_id)
-            if item is None or record.occurred_at > item.record.at + window:
-                summary.late_responses += 1
-                continue
-            item.outcomes[record.offer_id] = _merge(
-                item.outcomes.get(record.offer_id), record.outcome
-            )
-    for item in pending.values():
-        yield from emit(item)
-    summary.skipped_lines = reader.skipped
 
 
 PROGRESS_EVERY = 250_000

@@ -27,7 +27,8 @@ def _segment_start(path: Path) -> str:
 
 @dataclass
 class HistoryReader:
-    """`source`: a history directory, or a `redis://` URL of the Redis sink."""
+    """`source`: a history directory, one segment file (records in time order, as the
+    file sink writes them), or a `redis://` URL of the Redis sink."""
 
     source: str
     since: datetime | None = None
@@ -49,7 +50,10 @@ class HistoryReader:
             from nextbest.history.redis_sink import read_streams
 
             return self._decoded(read_streams(self.source, self.since, self.until))
-        return self._merged(segment_paths(Path(self.source)))
+        path = Path(self.source)
+        if path.is_file():
+            return self._segment(path)
+        return self._merged(segment_paths(path))
 
     def _decoded(self, lines: Iterable[bytes]) -> Iterator[Record]:
         for line in lines:
