@@ -18,7 +18,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,22 +25,21 @@ from typing import Any
 import msgspec
 import numpy as np
 from litestar.testing import TestClient
-from numpy.typing import NDArray
+from population import requests, true_acceptance
 from sklearn.metrics import roc_auc_score
 
 from nextbest.api.app import create_app
 from nextbest.bundle import Bundle, load_bundle
 from nextbest.cli import main as nextbest
 from nextbest.config import Settings, default_bundle_path
-from nextbest.decide import Context, Customer, Decider, DecisionRequest
+from nextbest.decide import Decider, DecisionRequest
 from nextbest.history.reader import HistoryReader
 from nextbest.history.records import DecisionRecord
 from nextbest.logging import configure_logging
 from nextbest.training.catalogue import load_catalogue
-from nextbest.training.synthetic import History, acceptance_logit, generate_demo_history
+from nextbest.training.synthetic import History, generate_demo_history
 
 ADMIN_TOKEN = "learning-loop-admin-token"
-_NOISE_SD = 0.5  # the generating process's per-presentation noise
 
 
 @dataclass(frozen=True)
@@ -63,65 +61,6 @@ class LoopResult:
         ]
 
 
-def _value(values: NDArray[Any], i: int) -> Any:
-    value = values[i]
-    if isinstance(value, float | np.floating):
-        return None if np.isnan(value) else float(value)
-    return value or None
-
-
-def _requests(population: History) -> Iterator[tuple[int, DecisionRequest]]:
-    for i in range(len(population["channel"])):
-        attributes = {
-            "tenure_months": _value(population["tenure_months"], i),
-            "churn_score": _value(population["churn_score"], i),
-        }
-        yield (
-            i,
-            DecisionRequest(
-                customer=Customer(
-                    id=f"SIM-{i}",
-                    clv=_value(population["clv"], i),
-                    lifecycle_stage=_value(population["lifecycle_stage"], i),
-                    attributes={k: v for k, v in attributes.items() if v is not None},
-                ),
-                context=Context(
-                    channel=str(population["channel"][i]),
-                    call_reason=_value(population["call_reason"], i),
-                    wait_time_s=_value(population["wait_time_s"], i),
-                ),
-                limit=3,
-            ),
-        )
-
-
-def _truth(
-    population: History, rows: NDArray[np.int64], offers: list[str], bundle: Bundle
-) -> NDArray[np.float64]:
-    """The true P(accept) of showing `offers[k]` to population row `rows[k]`."""
-    by_id = {o.id: o for o in bundle.offers}
-
-    def column(name: str, fill: Any) -> NDArray[Any]:
-        values = population[name][rows]
-        if values.dtype.kind == "f":
-            return np.asarray(values, dtype=np.float64)
-        return np.array([v or fill for v in values], dtype=object)
-
-    logit = acceptance_logit(
-        offer_id=np.array(offers, dtype=object),
-        category=np.array([by_id[o].category for o in offers], dtype=object),
-        recovery=np.array(["service_recovery" in by_id[o].tags for o in offers]),
-        stage=column("lifecycle_stage", ""),
-        clv=np.nan_to_num(column("clv", 0.0), nan=1100.0),
-        churn=np.nan_to_num(column("churn_score", 0.0), nan=0.3),
-        channel=column("channel", ""),
-        reason=column("call_reason", ""),
-        wait=column("wait_time_s", 0.0),
-    )
-    # the noise the data does not show, integrated out (probit approximation)
-    return 1.0 / (1.0 + np.exp(-logit / np.sqrt(1.0 + np.pi * _NOISE_SD**2 / 8.0)))
-
-
 def expected_auc(bundle: Bundle, n: int, seed: int) -> float:
     """ROC AUC of the bundle's propensities against the true acceptance of fresh random
     (customer, offer) pairs, each pair counted as accepted with its true probability."""
@@ -130,10 +69,12 @@ def expected_auc(bundle: Bundle, n: int, seed: int) -> float:
     decider = Decider(bundle)
     index = {o.id: o.index for o in bundle.offers}
     scores = np.empty(n)
-    for i, request in _requests(population):
+    for i, request in requests(population):
         ranking = decider.rank(request)
         scores[i] = ranking.propensity[index[str(population["offer_id"][i])]]
-    truth = _truth(population, np.arange(n), [str(o) for o in population["offer_id"]], bundle)
+    truth = true_acceptance(
+        population, np.arange(n), [str(o) for o in population["offer_id"]], bundle
+    )
     labels = np.r_[np.ones(n), np.zeros(n)]
     return float(
         roc_auc_score(labels, np.r_[scores, scores], sample_weight=np.r_[truth, 1 - truth])
@@ -143,13 +84,13 @@ def expected_auc(bundle: Bundle, n: int, seed: int) -> float:
 def _serve(client: TestClient[Any], bundle: Bundle, population: History, seed: int) -> int:
     rng = np.random.default_rng(seed)
     served = 0
-    for i, request in _requests(population):
+    for i, request in requests(population):
         body = client.post("/v1/decisions", content=_encode(request)).json()
         served += 1
         shown = [o["offer_id"] for o in body["offers"]]
         if not shown:
             continue
-        truth = _truth(population, np.full(len(shown), i), shown, bundle)
+        truth = true_acceptance(population, np.full(len(shown), i), shown, bundle)
         for offer, p in zip(shown, truth, strict=True):
             outcome = "accepted" if rng.random() < p else "declined"
             client.post(

@@ -1,4 +1,5 @@
-"""`nextbest`: serve, validate, seal, init, train, train-demo."""
+"""`nextbest`: serve, validate, seal, init, train, train-demo, history export, evaluate,
+report."""
 
 from __future__ import annotations
 
@@ -101,7 +102,48 @@ def _parser() -> argparse.ArgumentParser:
     train_demo.add_argument("--history", type=Path, help="keep the generated history CSV here")
     train_demo.add_argument("--quiet", action="store_true", help="no progress lines")
     _history_parser(commands)
+    _evaluation_parsers(commands)
     return parser
+
+
+def _evaluation_parsers(commands: Any) -> None:
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="estimate off-policy what a candidate bundle would have earned on logged traffic",
+        description="IPS, SNIPS and DR (the candidate's own model as the reward model), per "
+        "slot under the item-position model, for accepted offers and value per decision, "
+        "each with a percentile-bootstrap 95 %% interval, beside the logging policy's "
+        "observed value. See the README, 'Evaluate before you deploy'.",
+    )
+    evaluate.add_argument(
+        "--history", required=True, help="history directory, segment file, or redis://..."
+    )
+    evaluate.add_argument("--bundle", type=Path, required=True, help="the candidate bundle")
+    evaluate.add_argument(
+        "--window", type=_window, default="7d", help="how long a response may take (7d)"
+    )
+    evaluate.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+    report = commands.add_parser(
+        "report",
+        help="an experiment's arms against control: terminal table and one HTML file",
+    )
+    report.add_argument(
+        "--history", required=True, help="history directory, segment file, or redis://..."
+    )
+    report.add_argument("--experiment", help="only this experiment (default: every one)")
+    report.add_argument(
+        "--control",
+        help="the control arm (default: an arm called control, else the one arm that "
+        "never showed an offer)",
+    )
+    report.add_argument(
+        "--window", type=_window, default="7d", help="how long a response may take (7d)"
+    )
+    report.add_argument(
+        "--html", type=Path, default=Path("report.html"), help="HTML file (report.html)"
+    )
 
 
 def _history_parser(commands: Any) -> None:
@@ -168,6 +210,35 @@ def _history(args: argparse.Namespace) -> int:
         progress=say,
     )
     print("\n".join(summary.lines()))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from nextbest.evaluation.evaluate import evaluate_bundle
+
+    evaluation = evaluate_bundle(
+        args.history, args.bundle, window=args.window, resamples=args.resamples, seed=args.seed
+    )
+    print("\n".join(evaluation.lines()))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from nextbest.evaluation.evaluate import check_history_source
+    from nextbest.report.html import report_html
+    from nextbest.report.report import build_report
+    from nextbest.report.table import report_lines
+
+    check_history_source(args.history)
+    report = build_report(
+        args.history, experiment=args.experiment, control=args.control, window=args.window
+    )
+    print("\n".join(report_lines(report)))
+    try:
+        args.html.write_text(report_html(report), encoding="utf-8")
+    except OSError as exc:
+        raise FieldError(str(args.html), None, exc.strerror or str(exc)) from exc
+    print(f"wrote {args.html}")
     return 0
 
 
@@ -280,6 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "history":
             return _history(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "report":
+            return _report(args)
         return _train_demo(args)
     except FieldError as exc:  # a bundle, a setting, a spec, a history: named, no traceback
         print(f"nextbest: {exc}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Off-policy evaluation: what a candidate bundle would have earned on logged traffic."""

@@ -1,0 +1,1 @@
+"""`nextbest report`: an experiment's arms from the interaction history, against control."""
