@@ -183,4 +183,8 @@ def evaluate_bundle(
         f"{bundle.name} {bundle.version}", replayed, resamples=resamples, seed=seed
     )
     evaluation.join = join
+    if replayed.counts.evaluated == 0:
+        raise FieldError(
+            history, None, "no decision can be evaluated: " + "; ".join(evaluation.warnings())
+        )
     return evaluation

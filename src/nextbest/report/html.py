@@ -20,12 +20,12 @@ _FLAT_TONE = "#2563eb"
 _STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#111827;margin:0;
 background:#f9fafb}
-main{max-width:1080px;margin:0 auto;padding:24px 32px}
+main{max-width:1180px;margin:0 auto;padding:24px 32px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px}
 h3{font-size:16px;margin:20px 0 6px}
 p.note{color:#4b5563;margin:4px 0 12px;font-size:13px}
 table{border-collapse:collapse;background:#fff;margin:8px 0 16px;font-size:14px}
-th,td{padding:6px 12px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap}
+th,td{padding:6px 10px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 th{background:#f3f4f6;font-weight:600}
 td.up{color:#15803d;font-weight:600}td.down{color:#b91c1c;font-weight:600}

@@ -1,5 +1,5 @@
 """Inline SVG interval charts: one row per label, a dot for the estimate and a bar for its
-95 % interval, on a shared axis (with a zero line when zero is in range)."""
+95 % interval, on a shared axis that always shows zero (dashed)."""
 
 from __future__ import annotations
 
@@ -43,9 +43,7 @@ def _label(value: float, step: float) -> str:
 
 def interval_chart(title: str, rows: list[Interval], *, width: int = 640) -> str:
     finite = [v for r in rows for v in (r.low, r.high, r.value) if math.isfinite(v)]
-    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    if low <= 0 <= high or abs(low) < (high - low):
-        low, high = min(low, 0.0), max(high, 0.0)
+    low, high = min([0.0, *finite]), max([0.0, *finite])
     pad = (high - low) * 0.08 or 1.0
     low, high = low - pad, high + pad
     plot = width - _LEFT - _RIGHT
@@ -59,7 +57,7 @@ def interval_chart(title: str, rows: list[Interval], *, width: int = 640) -> str
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-        f'<text x="{_LEFT}" y="20" class="title">{escape(title)}</text>',
+        f'<text x="12" y="20" class="title">{escape(title)}</text>',
     ]
     bottom = height - _BOTTOM
     parts += [
@@ -68,10 +66,9 @@ def interval_chart(title: str, rows: list[Interval], *, width: int = 640) -> str
         f'<text x="{x(tick):.1f}" y="{bottom + 16}" class="tick">{_label(tick, step)}</text>'
         for tick in ticks
     ]
-    if low < 0 < high:
-        parts.append(
-            f'<line x1="{x(0):.1f}" y1="{_TOP - 6}" x2="{x(0):.1f}" y2="{bottom}" class="zero"/>'
-        )
+    parts.append(
+        f'<line x1="{x(0):.1f}" y1="{_TOP - 6}" x2="{x(0):.1f}" y2="{bottom}" class="zero"/>'
+    )
     for i, row in enumerate(rows):
         y = _TOP + _ROW * i + _ROW / 2
         parts.append(
