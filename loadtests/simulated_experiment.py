@@ -20,7 +20,6 @@ off-policy evaluation of the demo bundle on a uniformly random log, beside its t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from population import requests, true_acceptance
 from nextbest.bundle import Bundle, load_bundle, seal_bundle
 from nextbest.config import default_bundle_path
 from nextbest.decide import Decider
-from nextbest.history.file_sink import FileSink
+from nextbest.history.reader import record_time
 from nextbest.history.records import (
     DecisionRecord,
     OfferShown,
@@ -213,13 +212,12 @@ def _fields(population: History, row: int) -> dict[str, str | float]:
 
 
 def write_history(directory: Path, records: Sequence[Record]) -> Path:
-    async def write() -> None:
-        sink = FileSink(directory)
-        await sink.open()
-        await sink.write([encode_record(r) for r in records])
-        await sink.aclose()
-
-    asyncio.run(write())
+    """`records` (in time order) as one segment of a history directory, named as the
+    file sink names its segments."""
+    directory.mkdir(parents=True, exist_ok=True)
+    started = (record_time(records[0]) if records else T0).strftime("%Y%m%dT%H%M%S%f")
+    segment = directory / f"history-{started}-simulated-0-0001.jsonl"
+    segment.write_bytes(b"".join(encode_record(r) + b"\n" for r in records))
     return directory
 
 
