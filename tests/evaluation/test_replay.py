@@ -11,6 +11,7 @@ import pytest
 from nextbest.decide import Decider
 from nextbest.evaluation.evaluate import evaluate_replay
 from nextbest.evaluation.replay import replay, request_of
+from nextbest.exploration.propensity import EpsilonGreedy, rank_probabilities
 from nextbest.history.export import JoinedDecision
 from nextbest.history.records import DecisionRecord, OfferShown
 
@@ -139,3 +140,19 @@ def test_fields_the_candidate_refuses_are_counted(decider: Decider) -> None:
     assert result.counts.refused_request == 1
     assert result.counts.evaluated == 0
     assert result.slots.present.shape == (0, 1)
+
+
+def test_an_exploring_candidate_weighs_each_offer_by_its_rank_probability(
+    decider: Decider, order: tuple[str, ...]
+) -> None:
+    record = _record(1, [order[2], order[0]], logged=0.1)
+    result = replay(decider, [JoinedDecision(record, {})], lambda _r: EpsilonGreedy(0.5))
+    ranking = decider.rank(request_of(record, 2))
+    exact = rank_probabilities(ranking.order, 2, EpsilonGreedy(0.5))
+    assert result.slots.target[0].tolist() == pytest.approx(
+        [exact.probability(order[2], 1), exact.probability(order[0], 2)]
+    )
+    index = {o.id: o.index for o in decider.bundle.offers}
+    expected = sum(exact.probability(o, 1) * ranking.propensity[index[o]] for o in ranking.order)
+    assert result.acceptance.direct[0, 0] == pytest.approx(expected)
+    assert len(result.counts.unexplored) > len(ranking.order)  # every offer, both ranks

@@ -5,10 +5,12 @@ placement and the logged `fields`) and ranked by the candidate's Decider: eligib
 rules, its models, context weights, values, levers. Contact pressure is not replayed: the
 contact history at the time is not logged, so the candidate ranks as if no cap applied.
 
-The candidate's action in slot k is the k-th offer of its ranking, for the slots the
+The candidate's action in slot k is what its policy puts at rank k, for the slots the
 logged decision filled (k <= the number of offers it showed): the candidate is judged on
-the same room the logger had. Where its ranking is shorter, the slot stays empty and
-earns 0.
+the same room the logger had. Greedy, that is the k-th offer of its ranking; exploring,
+every eligible offer with its exact probability of being at rank k
+(`nextbest.exploration.propensity`, the same function the service logs with). Where its
+ranking is shorter, the slot stays empty and earns 0.
 
 Rewards: acceptance is 1 for an accepted offer, else 0 (declined, ignored, discarded,
 or no response within the window); value is acceptance x the candidate's value of the
@@ -20,7 +22,7 @@ propensity (acceptance) and propensity x value (value).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,11 +30,15 @@ import numpy as np
 from nextbest.decide import Context, Customer, Decider, DecisionRequest, InvalidRequestError
 from nextbest.decide.values import Ranking
 from nextbest.evaluation.estimators import FloatArray, LoggedSlots, SlotRewards
+from nextbest.exploration.propensity import Greedy, Policy, rank_probabilities
 from nextbest.fields import Value
 from nextbest.history.export import JoinedDecision
 from nextbest.history.records import DecisionRecord
 
-__all__ = ["Replay", "ReplayCounts", "replay", "request_of"]
+__all__ = ["PolicyFor", "Replay", "ReplayCounts", "greedy", "replay", "request_of"]
+
+PolicyFor = Callable[[DecisionRecord], Policy]
+"""The candidate's policy for a logged decision (greedy, or how its bundle explores)."""
 
 MAX_SLOTS = 25
 _CUSTOMER = ("clv", "lifecycle_stage")
@@ -123,11 +129,56 @@ def _laid_out(rows: list[list[float]], width: int) -> FloatArray:
     return array
 
 
-def replay(decider: Decider, decisions: Iterable[JoinedDecision]) -> Replay:
+class _Candidate:
+    """The candidate's ranking of one logged request and its probability of putting each
+    eligible offer at each rank (`nextbest.exploration.propensity`)."""
+
+    def __init__(
+        self,
+        ranking: Ranking,
+        slots: int,
+        policy: Policy,
+        catalogue: Mapping[str, int],
+        levers: FloatArray,
+    ) -> None:
+        at = np.array([catalogue[o] for o in ranking.order], dtype=np.intp)
+        self.order = ranking.order
+        self.position = {offer: i for i, offer in enumerate(ranking.order)}
+        propensity = ranking.propensity[at]
+        value = ranking.value[at]
+        self.expected_acceptance = propensity
+        self.expected_value = propensity * value
+        scale = ranking.weight[at] * value * levers[at] * ranking.boost[at]
+        pinned = sum(ranking.verdicts[i].pinned for i in at)
+        self.matrix = rank_probabilities(
+            ranking.order,
+            slots,
+            policy,
+            pinned=pinned,
+            propensity=propensity.tolist(),
+            scale=scale.tolist(),
+        ).matrix
+
+    def column(self, slot: int) -> FloatArray:
+        """Each eligible offer's probability of being at rank slot + 1."""
+        if slot < self.matrix.shape[1]:
+            column: FloatArray = self.matrix[:, slot]
+            return column
+        return np.zeros(len(self.order))
+
+
+def greedy(_record: DecisionRecord) -> Policy:
+    return Greedy()
+
+
+def replay(
+    decider: Decider, decisions: Iterable[JoinedDecision], policy_for: PolicyFor = greedy
+) -> Replay:
     counts = ReplayCounts()
     shown: set[tuple[int, str]] = set()
     chosen: set[tuple[int, str]] = set()
     index = {offer.id: offer.index for offer in decider.bundle.offers}
+    levers = np.array([offer.lever for offer in decider.bundle.offers], dtype=np.float64)
     rows: dict[str, list[list[float]]] = {name: [] for name in _COLUMNS}
     for record, outcomes in decisions:
         counts.decisions += 1
@@ -135,7 +186,7 @@ def replay(decider: Decider, decisions: Iterable[JoinedDecision]) -> Replay:
         if not all(_usable(o.logged_propensity) for o in offers):
             counts.refused_propensity += 1
             continue
-        ranking: Ranking | None = None
+        row: dict[str, list[float]] = {name: [] for name in _COLUMNS}
         if offers:
             try:
                 ranking = decider.rank(request_of(record, len(offers)))
@@ -143,38 +194,35 @@ def replay(decider: Decider, decisions: Iterable[JoinedDecision]) -> Replay:
                 counts.refused_request += 1
                 counts.problems[str(exc)] = counts.problems.get(str(exc), 0) + 1
                 continue
+            candidate = _Candidate(ranking, len(offers), policy_for(record), index, levers)
         counts.evaluated += 1
-        row: dict[str, list[float]] = {name: [] for name in _COLUMNS}
         for slot, offer in enumerate(offers):
             rank = slot + 1
             shown.add((rank, offer.offer_id))
-            choice = ranking.order[slot] if ranking and slot < len(ranking.order) else None
-            if choice is not None:
-                chosen.add((rank, choice))
+            column = candidate.column(slot)
+            chosen.update((rank, candidate.order[i]) for i in np.flatnonzero(column > 0))
+            position = candidate.position.get(offer.offer_id)
+            target = float(column[position]) if position is not None else 0.0
             counts.slots += 1
             deterministic = offer.logged_propensity >= 1.0
             counts.deterministic_slots += deterministic
-            agrees = choice == offer.offer_id
-            counts.agreeing_slots += agrees
-            counts.no_overlap_slots += deterministic and choice is not None and not agrees
+            counts.agreeing_slots += target > 0
+            counts.no_overlap_slots += deterministic and target < float(column.sum())
             accepted = 1.0 if outcomes.get(offer.offer_id) == 1 else 0.0
+            p_logged = value_logged = 0.0
             logged_at = index.get(offer.offer_id)
-            p_logged = value_logged = p_choice = value_choice = 0.0
-            if ranking is not None and logged_at is not None:
+            if logged_at is not None:
                 p_logged = float(ranking.propensity[logged_at])
                 value_logged = float(ranking.value[logged_at])
-            if ranking is not None and choice is not None:
-                p_choice = float(ranking.propensity[index[choice]])
-                value_choice = float(ranking.value[index[choice]])
             row["present"].append(1.0)
             row["logged"].append(offer.logged_propensity)
-            row["target"].append(1.0 if agrees else 0.0)
+            row["target"].append(target)
             row["accepted"].append(accepted)
             row["p_logged"].append(p_logged)
-            row["p_choice"].append(p_choice)
+            row["p_choice"].append(float(column @ candidate.expected_acceptance))
             row["value"].append(accepted * value_logged)
             row["pv_logged"].append(p_logged * value_logged)
-            row["pv_choice"].append(p_choice * value_choice)
+            row["pv_choice"].append(float(column @ candidate.expected_value))
         for name in _COLUMNS:
             rows[name].append(row[name])
     counts.unexplored = chosen - shown
