@@ -12,9 +12,11 @@ eligible; logged propensity 1 / eligible offers at every rank), `none` (no offer
 
     .venv/bin/python loadtests/simulated_experiment.py [--decisions 20000] [--seed 7]
 
-prints the report of a three-arm experiment (control: no offer; champion: the demo bundle
-with a constant propensity instead of its model; challenger: the demo bundle), then the
-off-policy evaluation of the demo bundle on a uniformly random log, beside its true value.
+prints the report of a three-arm experiment (control: no offer, 10 %; champion: the demo
+bundle with a constant propensity instead of its model, 45 %; challenger: the demo bundle,
+45 %) against the champion, with each arm's true value; then the off-policy evaluation of
+the challenger and the champion on a uniformly random log of other customers, each beside
+its true value on them. The report's page is written to --html.
 """
 
 from __future__ import annotations
@@ -242,6 +244,17 @@ def true_value(population: History, bundle: Bundle, slots: int = SLOTS) -> tuple
     return acceptance, value
 
 
+def _true_arm_values(served: Sequence[Served]) -> str:
+    arms = sorted({s.arm for s in served if s.arm is not None})
+    parts = []
+    for arm in arms:
+        mine = [s for s in served if s.arm == arm]
+        acceptance = sum(float(s.truth.sum()) for s in mine) / len(mine)
+        value = sum(float(np.dot(s.truth, [o.value for o in s.offers])) for s in mine) / len(mine)
+        parts.append(f"{arm} {acceptance:.4f} / {value:.2f}")
+    return "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     from nextbest.cli import main as nextbest
     from nextbest.logging import configure_logging
@@ -258,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nextbest-sim-") as scratch:
         work = Path(scratch)
         demo = load_bundle(default_bundle_path())
-        champion = load_bundle(constant_propensity_bundle(work / "champion"))
+        champion_dir = constant_propensity_bundle(work / "champion")
+        champion = load_bundle(champion_dir)
         arms = [
             Arm("control", 0.1, "none"),
             Arm("champion", 0.45, "ranked", champion),
@@ -268,8 +282,19 @@ def main(argv: list[str] | None = None) -> int:
         rows = assign(arms, args.decisions, rng)
         served = [s for arm in arms for s in serve(population, rows[arm.name], arm, rng)]
         experiment = write_history(work / "experiment", history_records(population, served, rng))
-        print(f"$ nextbest report --history EXPERIMENT --html {args.html}")
-        nextbest(["report", "--history", str(experiment), "--html", str(args.html)])
+        print(f"$ nextbest report --history EXPERIMENT --control champion --html {args.html}")
+        nextbest(
+            [
+                "report",
+                "--history",
+                str(experiment),
+                "--control",
+                "champion",
+                "--html",
+                str(args.html),
+            ]
+        )
+        print(f"true acceptance / value per decision: {_true_arm_values(served)}")
 
         logged = demo_population(args.decisions, args.seed + 1)
         uniform = Arm("uniform", 1.0, "uniform", demo)
@@ -279,13 +304,14 @@ def main(argv: list[str] | None = None) -> int:
                 logged, serve(logged, range(args.decisions), uniform, rng), rng, experiment=None
             ),
         )
-        print("\n$ nextbest evaluate --history UNIFORM_LOG --bundle DEMO")
-        nextbest(["evaluate", "--history", str(random_log), "--bundle", str(default_bundle_path())])
-        acceptance, value = true_value(logged, demo)
-        print(
-            f"\ntrue value of the demo bundle on these customers: acceptance {acceptance:.4f}, "
-            f"value {value:.4f} per decision"
-        )
+        for name, bundle in (("CHALLENGER", demo), ("CHAMPION", champion)):
+            print(f"\n$ nextbest evaluate --history UNIFORM_LOG --bundle {name}")
+            nextbest(["evaluate", "--history", str(random_log), "--bundle", str(bundle.path)])
+            acceptance, value = true_value(logged, bundle)
+            print(
+                f"true value on these customers: acceptance {acceptance:.4f}, "
+                f"value {value:.4f} per decision"
+            )
     return 0
 
 

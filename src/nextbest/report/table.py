@@ -30,9 +30,10 @@ def _row(row: ArmRow, measure: str, digits: int) -> str:
         return cells
     u = row.uplifts[measure]
     relative = "" if math.isnan(u.relative) else f" ({u.relative:+.1%})"
+    uplift = f"{u.difference:+.{digits}f}{relative}"
+    interval = f"[{u.low:+.{digits}f}, {u.high:+.{digits}f}]"
     return (
-        f"{cells:<70}{u.difference:>+10.{digits}f}{relative}  "
-        f"[{u.low:+.{digits}f}, {u.high:+.{digits}f}]  p {_p(u.p_value)}  "
+        f"{cells:<68}{uplift:<20}{interval:<22}p {_p(u.p_value):<9}"
         f"more per arm {_count(row.still_needed(measure))}"
     )
 
@@ -50,8 +51,8 @@ def report_lines(report: Report) -> list[str]:
         for measure, digits in (("acceptance", 4), ("value", 2)):
             lines += [
                 f"  {MEASURE_TITLES[measure]}",
-                f"  {'arm':<24}{'decisions':>10}{'mean':>12}  95 % interval"
-                f"{'':<14}uplift, 95 % interval, p",
+                f"  {'arm':<24}{'decisions':>10}{'mean':>12}  {'95 % interval':<20}"
+                f"{'uplift':<20}95 % interval",
             ]
             lines += [f"  {_row(row, measure, digits)}" for row in experiment.arms]
     return lines
