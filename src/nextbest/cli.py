@@ -224,12 +224,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from nextbest.evaluation.evaluate import check_history_source
     from nextbest.report.html import report_html
     from nextbest.report.report import build_report
     from nextbest.report.table import report_lines
 
-    check_history_source(args.history)
     report = build_report(
         args.history, experiment=args.experiment, control=args.control, window=args.window
     )

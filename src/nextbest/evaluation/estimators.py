@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 __all__ = [
     "ESTIMATORS",
     "Estimator",
+    "FloatArray",
     "LoggedSlots",
     "SlotRewards",
     "direct_method",

@@ -25,13 +25,9 @@ from nextbest.evaluation.estimators import (
 )
 from nextbest.evaluation.replay import Replay, replay
 from nextbest.history.export import ExportSummary, joined_decisions
-from nextbest.history.reader import HistoryReader
+from nextbest.history.reader import HistoryReader, check_history_source
 
-__all__ = ["Estimate", "Evaluation", "check_history_source", "evaluate_bundle", "evaluate_replay"]
-
-MEASURES = ("acceptance", "value")
-"""acceptance: accepted offers per decision; value: value of the accepted offers per
-decision."""
+__all__ = ["Estimate", "Evaluation", "evaluate_bundle", "evaluate_replay"]
 
 
 @dataclass(frozen=True)
@@ -95,13 +91,13 @@ class Evaluation:
     def lines(self) -> list[str]:
         counts = self.replay.counts
         lines = [
-            f"candidate {self.bundle}: {counts.evaluated} of {counts.decisions} logged "
-            f"decisions evaluated, {counts.slots} filled slots",
+            f"candidate {self.bundle}: {counts.evaluated:,} of {counts.decisions:,} logged "
+            f"decisions evaluated, {counts.slots:,} filled slots",
             "no contact pressure replayed (the contact history is not logged); the "
             "candidate fills the slots each logged decision filled",
-            f"95 % intervals: percentile bootstrap over decisions, {self.resamples} "
+            f"95 % intervals: percentile bootstrap over decisions, {self.resamples:,} "
             f"resamples, seed {self.seed}",
-            f"effective sample size {self.ess:,.0f} of {counts.slots} slots (by slot: "
+            f"effective sample size {self.ess:,.0f} of {counts.slots:,} slots (by slot: "
             + ", ".join(f"{s:,.0f}" for s in self.ess_by_slot)
             + ")",
             "",
@@ -127,6 +123,7 @@ def evaluate_replay(
     slots = replayed.slots
     n = slots.present.shape[0]
     estimates = []
+    # acceptance: accepted offers per decision; value: their summed value per decision
     measures: dict[str, SlotRewards] = {"acceptance": replayed.acceptance, "value": replayed.value}
     estimators: dict[str, Estimator] = {"logged": logged_value, **ESTIMATORS}
     for measure, rewards in measures.items():
@@ -149,11 +146,6 @@ def evaluate_replay(
         resamples,
         seed,
     )
-
-
-def check_history_source(source: str) -> None:
-    if "://" not in source and not Path(source).exists():
-        raise FieldError(source, None, "no such history (a directory, a segment file or redis://)")
 
 
 def evaluate_bundle(

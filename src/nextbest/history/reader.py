@@ -11,14 +11,23 @@ from pathlib import Path
 
 import msgspec
 
+from nextbest.errors import FieldError
 from nextbest.history.file_sink import segment_paths
 from nextbest.history.records import DecisionRecord, Record, decode_record
 
-__all__ = ["HistoryReader", "record_time"]
+__all__ = ["HistoryReader", "check_history_source", "record_time"]
 
 
 def record_time(record: Record) -> datetime:
     return record.at if isinstance(record, DecisionRecord) else record.received_at
+
+
+def check_history_source(source: str) -> None:
+    """Raises FieldError naming `source` when it is neither a path that exists nor a URL."""
+    if "://" not in source and not Path(source).exists():
+        raise FieldError(
+            source, None, "not a history directory, segment file or redis:// URL: no such path"
+        )
 
 
 def _segment_start(path: Path) -> str:

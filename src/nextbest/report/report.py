@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from nextbest.errors import FieldError
 from nextbest.history.export import ExportSummary, joined_decisions
-from nextbest.history.reader import HistoryReader
+from nextbest.history.reader import HistoryReader, check_history_source
 from nextbest.report.arms import MEASURES, Experiment, tally_experiments
 from nextbest.report.stats import ALPHA, POWER, Summary, Uplift, summary, uplift
 
@@ -90,6 +90,7 @@ def build_report(
     control: str | None = None,
     window: timedelta = timedelta(days=7),
 ) -> Report:
+    check_history_source(history)
     join = ExportSummary()
     try:
         experiments, outside = tally_experiments(
