@@ -57,6 +57,7 @@ __all__ = [
     "demo_population",
     "history_records",
     "serve",
+    "simulation_rng",
     "true_value",
     "write_history",
 ]
@@ -82,6 +83,13 @@ class Served:
     arm: str | None
     offers: list[OfferShown]
     truth: NDArray[np.float64]
+
+
+def simulation_rng(seed: int) -> np.random.Generator:
+    """The random source of a simulation's assignments, choices and responses: a stream of
+    its own, independent of `demo_population(n, seed)`'s for the same seed (the same
+    stream would tie the arms to the customers' lifecycle stages, its first draw)."""
+    return np.random.default_rng([seed, 1])
 
 
 def demo_population(decisions: int, seed: int) -> History:
@@ -267,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, default=Path("report.html"))
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
-    rng = np.random.default_rng(args.seed)
+    rng = simulation_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="nextbest-sim-") as scratch:
         work = Path(scratch)
         demo = load_bundle(default_bundle_path())

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from simulated_experiment import (
     Arm,
     demo_population,
     history_records,
     serve,
+    simulation_rng,
     true_value,
     write_history,
 )
@@ -25,7 +25,7 @@ DECISIONS = 2000
 @pytest.fixture(scope="module")
 def uniform_log(tmp_path_factory: pytest.TempPathFactory, demo_bundle: Bundle) -> Path:
     population = demo_population(DECISIONS, 31)
-    rng = np.random.default_rng(31)
+    rng = simulation_rng(31)
     served = serve(population, range(DECISIONS), Arm("uniform", 1.0, "uniform", demo_bundle), rng)
     return write_history(
         tmp_path_factory.mktemp("uniform"),

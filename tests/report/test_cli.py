@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from simulated_experiment import (
     Arm,
@@ -13,6 +12,7 @@ from simulated_experiment import (
     demo_population,
     history_records,
     serve,
+    simulation_rng,
     write_history,
 )
 
@@ -28,7 +28,7 @@ def experiment_log(tmp_path_factory: pytest.TempPathFactory, demo_bundle: Bundle
         Arm("ranked", 0.4, "ranked", demo_bundle),
         Arm("explore", 0.4, "uniform", demo_bundle),
     ]
-    rng = np.random.default_rng(8)
+    rng = simulation_rng(8)
     population = demo_population(300, 8)
     rows = assign(arms, 300, rng)
     served = [s for arm in arms for s in serve(population, rows[arm.name], arm, rng)]

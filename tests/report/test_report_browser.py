@@ -9,9 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from simulated_experiment import Arm, assign, demo_population, history_records, serve, write_history
+from simulated_experiment import (
+    Arm,
+    assign,
+    demo_population,
+    history_records,
+    serve,
+    simulation_rng,
+    write_history,
+)
 
 from nextbest.bundle import Bundle
 from nextbest.cli import main
@@ -30,7 +37,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory: pytest.TempPathFactory, demo_bundle: Bundle) -> Path:
     arms = [Arm("control", 0.2, "none"), Arm("model", 0.8, "ranked", demo_bundle)]
-    rng = np.random.default_rng(4)
+    rng = simulation_rng(4)
     population = demo_population(400, 4)
     rows = assign(arms, 400, rng)
     served = [s for arm in arms for s in serve(population, rows[arm.name], arm, rng)]
