@@ -4,14 +4,16 @@ overlap warnings."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import msgspec
 import pytest
 
+from nextbest.bundle import load_bundle, seal_bundle
 from nextbest.decide import Decider
 from nextbest.evaluation.evaluate import evaluate_replay
-from nextbest.evaluation.replay import replay, request_of
-from nextbest.exploration.propensity import EpsilonGreedy, rank_probabilities
+from nextbest.evaluation.replay import bundle_policy, replay, request_of
+from nextbest.exploration.propensity import EpsilonGreedy, Greedy, rank_probabilities
 from nextbest.history.export import JoinedDecision
 from nextbest.history.records import DecisionRecord, OfferShown
 
@@ -156,3 +158,13 @@ def test_an_exploring_candidate_weighs_each_offer_by_its_rank_probability(
     expected = sum(exact.probability(o, 1) * ranking.propensity[index[o]] for o in ranking.order)
     assert result.acceptance.direct[0, 0] == pytest.approx(expected)
     assert len(result.counts.unexplored) > len(ranking.order)  # every offer, both ranks
+
+
+def test_the_candidate_explores_as_its_exploration_file_says(bundle_copy: Path) -> None:
+    (bundle_copy / "exploration.yaml").write_text(
+        "exploration:\n  - channel: call_center\n    epsilon: 0.2\n"
+    )
+    seal_bundle(bundle_copy)
+    policy_for = bundle_policy(load_bundle(bundle_copy))
+    assert policy_for(_record(1, [])) == EpsilonGreedy(0.2)
+    assert policy_for(_record(2, [], channel="web")) == Greedy()

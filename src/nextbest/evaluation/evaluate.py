@@ -23,7 +23,7 @@ from nextbest.evaluation.estimators import (
     effective_sample_size,
     logged_value,
 )
-from nextbest.evaluation.replay import Replay, replay
+from nextbest.evaluation.replay import Replay, bundle_policy, replay
 from nextbest.history.export import ExportSummary, joined_decisions
 from nextbest.history.reader import HistoryReader, check_history_source
 
@@ -160,7 +160,11 @@ def evaluate_bundle(
     bundle = load_bundle(bundle_dir)
     join = ExportSummary()
     try:
-        replayed = replay(Decider(bundle), joined_decisions(HistoryReader(history), window, join))
+        replayed = replay(
+            Decider(bundle),
+            joined_decisions(HistoryReader(history), window, join),
+            bundle_policy(bundle),
+        )
     except OSError as exc:
         raise FieldError(exc.filename or history, None, exc.strerror or str(exc)) from exc
     except RedisError as exc:

@@ -9,8 +9,9 @@ The candidate's action in slot k is what its policy puts at rank k, for the slot
 logged decision filled (k <= the number of offers it showed): the candidate is judged on
 the same room the logger had. Greedy, that is the k-th offer of its ranking; exploring,
 every eligible offer with its exact probability of being at rank k
-(`nextbest.exploration.propensity`, the same function the service logs with). Where its
-ranking is shorter, the slot stays empty and earns 0.
+(`nextbest.exploration.propensity`, the function the service's logged propensities come
+from), as the candidate's `exploration.yaml` sets it per channel and placement (without
+caps, as everything here). Where its ranking is shorter, the slot stays empty and earns 0.
 
 Rewards: acceptance is 1 for an accepted offer, else 0 (declined, ignored, discarded,
 or no response within the window); value is acceptance x the candidate's value of the
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nextbest.bundle import Bundle
 from nextbest.decide import Context, Customer, Decider, DecisionRequest, InvalidRequestError
 from nextbest.decide.values import Ranking
 from nextbest.evaluation.estimators import FloatArray, LoggedSlots, SlotRewards
@@ -35,7 +37,15 @@ from nextbest.fields import Value
 from nextbest.history.export import JoinedDecision
 from nextbest.history.records import DecisionRecord
 
-__all__ = ["PolicyFor", "Replay", "ReplayCounts", "greedy", "replay", "request_of"]
+__all__ = [
+    "PolicyFor",
+    "Replay",
+    "ReplayCounts",
+    "bundle_policy",
+    "greedy",
+    "replay",
+    "request_of",
+]
 
 PolicyFor = Callable[[DecisionRecord], Policy]
 """The candidate's policy for a logged decision (greedy, or how its bundle explores)."""
@@ -169,6 +179,17 @@ class _Candidate:
 
 def greedy(_record: DecisionRecord) -> Policy:
     return Greedy()
+
+
+def bundle_policy(bundle: Bundle) -> PolicyFor:
+    """The candidate's policy as its `exploration.yaml` sets it for the record's channel
+    and placement; greedy where it does not explore."""
+    settings = bundle.exploration
+
+    def policy_for(record: DecisionRecord) -> Policy:
+        return settings.policy_for(record.channel, record.placement) or Greedy()
+
+    return policy_for
 
 
 def replay(
