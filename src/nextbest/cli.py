@@ -112,7 +112,7 @@ def _evaluation_parsers(commands: Any) -> None:
         help="estimate off-policy what a candidate bundle would have earned on logged traffic",
         description="IPS, SNIPS and DR (the candidate's own model as the reward model), per "
         "slot under the item-position model, for accepted offers and value per decision, "
-        "each with a percentile-bootstrap 95 %% interval, beside the logging policy's "
+        "each with a percentile-bootstrap 95 % interval, beside the logging policy's "
         "observed value. See the README, 'Evaluate before you deploy'.",
     )
     evaluate.add_argument(
