@@ -120,6 +120,11 @@ def _evaluation_parsers(commands: Any) -> None:
     )
     evaluate.add_argument("--bundle", type=Path, required=True, help="the candidate bundle")
     evaluate.add_argument(
+        "--arm",
+        help="evaluate every decision in this arm of the bundle's experiments "
+        "(experiment:arm, or an arm id; default: each customer in its own arm)",
+    )
+    evaluate.add_argument(
         "--window", type=_window, default="7d", help="how long a response may take (7d)"
     )
     evaluate.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
@@ -217,7 +222,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from nextbest.evaluation.evaluate import evaluate_bundle
 
     evaluation = evaluate_bundle(
-        args.history, args.bundle, window=args.window, resamples=args.resamples, seed=args.seed
+        args.history,
+        args.bundle,
+        window=args.window,
+        resamples=args.resamples,
+        seed=args.seed,
+        arm=args.arm,
     )
     print("\n".join(evaluation.lines()))
     return 0

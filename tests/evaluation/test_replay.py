@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
+from experiment_bundles import write_experiments
 from nextbest.bundle import load_bundle, seal_bundle
 from nextbest.decide import Decider
 from nextbest.evaluation.evaluate import evaluate_replay
@@ -168,3 +170,39 @@ def test_the_candidate_explores_as_its_exploration_file_says(bundle_copy: Path) 
     policy_for = bundle_policy(load_bundle(bundle_copy))
     assert policy_for(_record(1, [])) == EpsilonGreedy(0.2)
     assert policy_for(_record(2, [], channel="web")) == Greedy()
+
+
+def test_arm_replays_every_decision_in_one_arm(bundle_copy: Path) -> None:
+    """`evaluate --arm`: the candidate is one arm of its experiment for every customer,
+    whatever arm the customer's hash would give; a `random` arm explores uniformly."""
+    arms = [{"id": "random", "share": 0.0, "policy": "random"}, {"id": "champion", "share": 1.0}]
+    write_experiments(
+        bundle_copy,
+        [{"id": "cc", "salt": "s", "scope": {"channels": ["call_center"]}, "arms": arms}],
+    )
+    decider = Decider(load_bundle(bundle_copy))
+    record = _record(1, ["x", "y"], logged=0.25)
+    own = replay(decider, [JoinedDecision(record, {})])
+    in_random = replay(decider, [JoinedDecision(record, {})], arm=decider.arm("cc:random"))
+    eligible = len(decider.rank(request_of(record, 2)).order)
+    assert in_random.slots.target.shape == own.slots.target.shape
+    # the logged offers are not the bundle's: only the random arm gives them any weight
+    assert own.slots.target[0].tolist() == [0.0, 0.0]
+    assert decider.arm("random") == decider.arm("cc:random")
+    uniform = rank_probabilities(decider.rank(request_of(record, 2)).order, 2, EpsilonGreedy(1))
+    assert uniform.matrix[0, 0] == pytest.approx(1 / eligible)
+    assert in_random.acceptance.direct[0, 0] == pytest.approx(
+        float(np.mean(decider.rank(request_of(record, 2)).propensity[_eligible(decider, record)]))
+    )
+
+
+def test_an_unknown_arm_is_refused_naming_the_arms(bundle_copy: Path) -> None:
+    arms = [{"id": "a", "share": 0.5}, {"id": "b", "share": 0.5, "policy": "rules_only"}]
+    write_experiments(bundle_copy, [{"id": "web_test", "salt": "s", "arms": arms}])
+    with pytest.raises(KeyError, match="web_test:a, web_test:b"):
+        Decider(load_bundle(bundle_copy)).arm("c")
+
+
+def _eligible(decider: Decider, record: DecisionRecord) -> list[int]:
+    index = {o.id: o.index for o in decider.bundle.offers}
+    return [index[o] for o in decider.rank(request_of(record, 2)).order]

@@ -101,10 +101,17 @@ class Decider:
         self._builder = ResponseBuilder(bundle)
         self.explorer = Explorer(bundle)
 
-    def rank(self, request: DecisionRequest, decision_id: str | None = None) -> Ranking:
-        """Every stage before contact pressure."""
+    def rank(
+        self,
+        request: DecisionRequest,
+        decision_id: str | None = None,
+        *,
+        arm: Assignment | None = None,
+    ) -> Ranking:
+        """Every stage before contact pressure; in `arm` rather than the customer's own
+        (offline evaluation of one arm)."""
         started = time.perf_counter_ns()
-        screened = self._screen(request)
+        screened = self._screen(request, arm)
         after_rules = time.perf_counter_ns()
         propensity = screened.stages.scorer.score(screened.facts)
         return self._arbitrate(request, decision_id, screened, propensity, started, after_rules)
@@ -120,11 +127,28 @@ class Decider:
         propensity = await screened.stages.scorer.score_together(screened.facts)
         return self._arbitrate(request, decision_id, screened, propensity, started, after_rules)
 
-    def _screen(self, request: DecisionRequest) -> _Screened:
+    def arm(self, arm_id: str) -> Assignment:
+        """The assignment to the arm `arm_id` (`experiment:arm`, or an arm id that only one
+        experiment has). Raises KeyError naming the arms there are."""
+        found = [
+            Assignment(experiment.id, arm)
+            for experiment in self._experiments.all
+            for arm in experiment.arms
+            if arm_id in (arm.id, f"{experiment.id}:{arm.id}")
+        ]
+        if len(found) != 1:
+            known = [f"{e.id}:{a.id}" for e in self._experiments.all for a in e.arms]
+            problem = "is in several experiments" if found else "is not an arm of the bundle"
+            raise KeyError(f"{arm_id!r} {problem} (arms: {', '.join(known) or 'none'})")
+        return found[0]
+
+    def _screen(self, request: DecisionRequest, arm: Assignment | None = None) -> _Screened:
         facts = self._reader.facts(request)
         context = request.context
         assignment = (
-            self._experiments.assign(request.customer.id, context.channel, context.placement)
+            arm
+            if arm is not None
+            else self._experiments.assign(request.customer.id, context.channel, context.placement)
             if self._experiments
             else None
         )

@@ -155,15 +155,22 @@ def evaluate_bundle(
     window: timedelta = timedelta(days=7),
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    arm: str | None = None,
 ) -> Evaluation:
     check_history_source(history)
     bundle = load_bundle(bundle_dir)
+    decider = Decider(bundle)
+    try:
+        assignment = decider.arm(arm) if arm is not None else None
+    except KeyError as exc:
+        raise FieldError(str(bundle_dir / "experiments.yaml"), None, exc.args[0]) from None
     join = ExportSummary()
     try:
         replayed = replay(
-            Decider(bundle),
+            decider,
             joined_decisions(HistoryReader(history), window, join),
             bundle_policy(bundle),
+            assignment,
         )
     except OSError as exc:
         raise FieldError(exc.filename or history, None, exc.strerror or str(exc)) from exc
@@ -175,9 +182,8 @@ def evaluate_bundle(
             None,
             f"no decisions in the history ({join.skipped_lines} lines were not records)",
         )
-    evaluation = evaluate_replay(
-        f"{bundle.name} {bundle.version}", replayed, resamples=resamples, seed=seed
-    )
+    label = f"{bundle.name} {bundle.version}" + (f", arm {arm}" if arm is not None else "")
+    evaluation = evaluate_replay(label, replayed, resamples=resamples, seed=seed)
     evaluation.join = join
     if replayed.counts.evaluated == 0:
         raise FieldError(

@@ -13,6 +13,10 @@ every eligible offer with its exact probability of being at rank k
 from), as the candidate's `exploration.yaml` sets it per channel and placement (without
 caps, as everything here). Where its ranking is shorter, the slot stays empty and earns 0.
 
+A candidate with experiments is replayed as it would serve: each customer in the arm its
+assignment gives (an arm of policy `random` explores uniformly), or, with `arm`, every
+decision in that one arm (`nextbest evaluate --arm`).
+
 Rewards: acceptance is 1 for an accepted offer, else 0 (declined, ignored, discarded,
 or no response within the window); value is acceptance x the candidate's value of the
 offer for that customer (`offer.value + clv_share x customer.clv`), one definition for
@@ -30,8 +34,10 @@ import numpy as np
 
 from nextbest.bundle import Bundle
 from nextbest.decide import Context, Customer, Decider, DecisionRequest, InvalidRequestError
+from nextbest.decide.decider import UNIFORM
 from nextbest.decide.values import Ranking
 from nextbest.evaluation.estimators import FloatArray, LoggedSlots, SlotRewards
+from nextbest.experiments import Assignment
 from nextbest.exploration.propensity import Greedy, Policy, rank_probabilities
 from nextbest.fields import Value
 from nextbest.history.export import JoinedDecision
@@ -149,7 +155,6 @@ class _Candidate:
         slots: int,
         policy: Policy,
         catalogue: Mapping[str, int],
-        levers: FloatArray,
     ) -> None:
         at = np.array([catalogue[o] for o in ranking.order], dtype=np.intp)
         self.order = ranking.order
@@ -158,7 +163,7 @@ class _Candidate:
         value = ranking.value[at]
         self.expected_acceptance = propensity
         self.expected_value = propensity * value
-        scale = ranking.weight[at] * value * levers[at] * ranking.boost[at]
+        scale = ranking.weight[at] * value * ranking.lever[at] * ranking.boost[at]
         pinned = sum(ranking.verdicts[i].pinned for i in at)
         self.matrix = rank_probabilities(
             ranking.order,
@@ -193,13 +198,17 @@ def bundle_policy(bundle: Bundle) -> PolicyFor:
 
 
 def replay(
-    decider: Decider, decisions: Iterable[JoinedDecision], policy_for: PolicyFor = greedy
+    decider: Decider,
+    decisions: Iterable[JoinedDecision],
+    policy_for: PolicyFor = greedy,
+    arm: Assignment | None = None,
 ) -> Replay:
+    """The candidate's choices on the logged decisions: in `arm` when one is given, else
+    in each customer's own arm of the candidate's experiments (or none)."""
     counts = ReplayCounts()
     shown: set[tuple[int, str]] = set()
     chosen: set[tuple[int, str]] = set()
     index = {offer.id: offer.index for offer in decider.bundle.offers}
-    levers = np.array([offer.lever for offer in decider.bundle.offers], dtype=np.float64)
     rows: dict[str, list[list[float]]] = {name: [] for name in _COLUMNS}
     for record, outcomes in decisions:
         counts.decisions += 1
@@ -210,12 +219,17 @@ def replay(
         row: dict[str, list[float]] = {name: [] for name in _COLUMNS}
         if offers:
             try:
-                ranking = decider.rank(request_of(record, len(offers)))
+                ranking = decider.rank(request_of(record, len(offers)), arm=arm)
             except InvalidRequestError as exc:
                 counts.refused_request += 1
                 counts.problems[str(exc)] = counts.problems.get(str(exc), 0) + 1
                 continue
-            candidate = _Candidate(ranking, len(offers), policy_for(record), index, levers)
+            policy = (
+                UNIFORM
+                if ranking.assignment is not None and ranking.assignment.arm.policy == "random"
+                else policy_for(record)
+            )
+            candidate = _Candidate(ranking, len(offers), policy, index)
         counts.evaluated += 1
         for slot, offer in enumerate(offers):
             rank = slot + 1
