@@ -69,11 +69,14 @@ class Network:
         limit: int,
         now_ms: int,
         record: bool,
+        picks: Sequence[float] | None = None,
+        budget_s: float | None = None,
     ) -> Selection:
         operation = self.inner.select(
-            customer_id, contact_prefix, candidates, limit, now_ms, record
+            customer_id, contact_prefix, candidates, limit, now_ms, record, picks
         )
-        return await self._over_the_wire("select", contact_prefix, operation)
+        async with asyncio.timeout(budget_s):
+            return await self._over_the_wire("select", contact_prefix, operation)
 
     async def release(
         self,

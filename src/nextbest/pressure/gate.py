@@ -127,10 +127,15 @@ class PressureGate:
             now_ms = self.clock_ms()
             started = breaker.clock()
             try:
-                async with asyncio.timeout(self._budget_s):
-                    selection = await self.store.select(
-                        customer_id, decision_id, candidates, limit, now_ms, record
-                    )
+                selection = await self.store.select(
+                    customer_id,
+                    decision_id,
+                    candidates,
+                    limit,
+                    now_ms,
+                    record,
+                    budget_s=self._budget_s,
+                )
             except (StoreUnavailableError, TimeoutError) as exc:
                 if record:
                     self.releaser.submit(customer_id, decision_id, candidates, now_ms)
@@ -167,10 +172,16 @@ class PressureGate:
             now_ms = self.clock_ms()
             started = breaker.clock()
             try:
-                async with asyncio.timeout(self._budget_s):
-                    selection = await self.store.select(
-                        customer_id, decision_id, candidates, len(picks), now_ms, record, picks
-                    )
+                selection = await self.store.select(
+                    customer_id,
+                    decision_id,
+                    candidates,
+                    len(picks),
+                    now_ms,
+                    record,
+                    picks,
+                    budget_s=self._budget_s,
+                )
             except (StoreUnavailableError, TimeoutError) as exc:
                 if record:
                     self.releaser.submit(customer_id, decision_id, candidates, now_ms)

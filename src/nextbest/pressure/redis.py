@@ -135,16 +135,26 @@ class RedisContactStore:
     def shard(self, customer_id: str) -> str:
         return self._scripts.shard(customer_key_prefix(customer_id))
 
-    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
+    async def _run(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        budget_s: float | None = None,
+    ) -> Reply:
         try:
-            return await self._scripts.run(script, keys, args)
+            return await self._scripts.run(script, keys, args, budget_s=budget_s)
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
     async def _flat_list(
-        self, script: Script, keys: Sequence[str], args: Sequence[str | int]
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        budget_s: float | None = None,
     ) -> list[str | int]:
-        reply = await self._run(script, keys, args)
+        reply = await self._run(script, keys, args, budget_s)
         if not isinstance(reply, list) or not all(isinstance(r, str | int) for r in reply):
             raise StoreUnavailableError(f"redis: unexpected script reply {reply!r}")
         return [r for r in reply if isinstance(r, str | int)]
@@ -164,6 +174,7 @@ class RedisContactStore:
         now_ms: int,
         record: bool,
         picks: Sequence[float] | None = None,
+        budget_s: float | None = None,
     ) -> Selection:
         prefix = customer_key_prefix(customer_id)
         policy_of: dict[str, str] = {}
@@ -179,7 +190,7 @@ class RedisContactStore:
             args.append(",".join(map(repr, picks)))
         keys = [prefix + suffix for suffix in policy_of]
         keys.append(prefix + _cancelled(contact_prefix))
-        reply = await self._flat_list(_SELECT, keys, args)
+        reply = await self._flat_list(_SELECT, keys, args, budget_s)
         split = reply.index("")
         policies = list(policy_of.values())
         counts = None

@@ -130,25 +130,40 @@ class ClusterScripts:
         """The primary that owns `key`'s slot, as last seen."""
         return self._servers.get(self.shard(key))
 
-    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
+    async def run(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        budget_s: float | None = None,
+    ) -> Reply:
+        """With `budget_s`, waiting for the slot map (an unprepared store) is bounded by
+        it too; a redirected call is a round trip of its own, with the same budget
+        (redirects happen only while a slot moves or a replica takes over)."""
         server = self.server(keys[0])
         if server is None:  # no map yet (not prepared: the cluster was down at start-up)
             self.refresh_soon()
             if self._refresh is not None and not self._refresh.done():
-                await asyncio.shield(self._refresh)
+                async with asyncio.timeout(budget_s):
+                    await asyncio.shield(self._refresh)
             server = self.server(keys[0])
             if server is None:
                 raise RedisConnectionError(f"no primary known for the slot of {keys[0]!r}")
         try:
-            return await server.runner.run(script, keys, args)
+            return await server.runner.run(script, keys, args, budget_s=budget_s)
         except ResponseError as exc:
             error = _cluster_error(exc)
             if isinstance(error, MovedError):  # the script did not run: once more, there
                 self.refresh_soon()
                 self._owners[error.slot_id] = f"{error.host}:{error.port}"
-                return await self._redirected(error).runner.run(script, keys, args)
+                return await self._redirected(error).runner.run(
+                    script, keys, args, budget_s=budget_s
+                )
             if isinstance(error, AskError):
-                return await self._redirected(error).runner.run(script, keys, args, asking=True)
+                return await self._redirected(error).runner.run(
+                    script, keys, args, asking=True, budget_s=budget_s
+                )
             if isinstance(error, ClusterDownError | TryAgainError | ReadOnlyError):
                 self.refresh_soon()  # the map may be old
             raise error from None

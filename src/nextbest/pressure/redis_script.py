@@ -70,8 +70,16 @@ class ScriptTarget(Protocol):
         """The name of the server that runs the scripts for `key` ("" for one server)."""
         ...
 
-    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
-        """EVALSHA on the server that owns `keys` (one hash slot): one round trip."""
+    async def run(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        budget_s: float | None = None,
+    ) -> Reply:
+        """EVALSHA on the server that owns `keys` (one hash slot): one round trip, within
+        `budget_s` as `ScriptRunner.run` keeps it."""
         ...
 
     async def prepare(self, scripts: Sequence[Script]) -> None:
@@ -96,8 +104,15 @@ class ServerScripts:
     def shard(self, key: str) -> str:  # noqa: ARG002 (one server holds every key)
         return ""
 
-    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Reply:
-        return await self.runner.run(script, keys, args)
+    async def run(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        budget_s: float | None = None,
+    ) -> Reply:
+        return await self.runner.run(script, keys, args, budget_s=budget_s)
 
     async def prepare(self, scripts: Sequence[Script]) -> None:
         for script in scripts:
@@ -160,14 +175,21 @@ class ScriptRunner:
         args: Sequence[str | int],
         *,
         asking: bool = False,
+        budget_s: float | None = None,
     ) -> Reply:
         """The script's reply; loads the script first when the server does not know it.
         With `asking`, ASKING goes first in the same packet (a cluster slot being
-        imported). Raises redis-py's errors (and OSError) as they come."""
-        connection = await self._acquire()
+        imported). With `budget_s`, the call has that long to get a connection and send
+        the command, and from then on that long for the reply (twice the budget at most
+        in all); then it takes a reply that has reached the worker by the time the worker
+        gets to look, and otherwise raises redis-py's TimeoutError. (The scripts never
+        answer nil, which is what a read that times out returns.) Raises redis-py's
+        errors (and OSError) as they come."""
+        deadline = None if budget_s is None else asyncio.get_running_loop().time() + budget_s
+        connection = await self._acquire(deadline)
         try:
-            reply = await self._call(connection, script, keys, args, asking)
-        except (asyncio.CancelledError, RedisTimeoutError):
+            reply = await self._call(connection, script, keys, args, asking, deadline, budget_s)
+        except (asyncio.CancelledError, TimeoutError, RedisTimeoutError):
             self._discard(connection, with_idle=False)  # interrupted: the server may be fine
             raise
         except BaseException:
@@ -185,36 +207,44 @@ class ScriptRunner:
         keys: Sequence[str],
         args: Sequence[str | int],
         asking: bool,
+        deadline: float | None,
+        budget_s: float | None,
     ) -> Reply | ResponseError:
         """The reply, or the error the server answered with: the connection is then still
-        in step (every reply read) and may be reused."""
+        in step (every reply read) and may be reused. Sending must be done by `deadline`;
+        the replies have `budget_s` from the send."""
         command = connection.pack_command("EVALSHA", script.sha, len(keys), *keys, *args)
         ask = connection.pack_command("ASKING") if asking else []
-        await connection.send_packed_command([*ask, *command])
+        async with asyncio.timeout_at(deadline):
+            await connection.send_packed_command([*ask, *command])
+        replies_by = _replies_by(budget_s)
         if asking:
-            await _expect_ok(connection)
+            await _expect_ok(connection, replies_by)
         try:
-            return await connection.read_response()  # type: ignore[no-any-return]
+            return await _read(connection, replies_by)
         except NoScriptError:  # a restarted or newly promoted server: load it, here
             load = connection.pack_command("SCRIPT", "LOAD", script.script)
             await connection.send_packed_command([*load, *ask, *command], check_health=False)
-            await connection.read_response()
+            replies_by = _replies_by(budget_s)
+            await _read(connection, replies_by)
             if asking:
-                await _expect_ok(connection)
+                await _expect_ok(connection, replies_by)
             try:
-                return await connection.read_response()  # type: ignore[no-any-return]
+                return await _read(connection, replies_by)
             except ResponseError as exc:
                 return exc
         except ResponseError as exc:
             return exc
 
-    async def _acquire(self) -> AbstractConnection:
+    async def _acquire(self, deadline: float | None = None) -> AbstractConnection:
+        """An idle connection, a new one, or one handed over; not after `deadline`."""
         while True:
             if self._idle:
                 return self._idle.pop()
             if self._open < self._max_connections:
-                return await self._connect()
-            connection = await self._wait()
+                async with asyncio.timeout_at(deadline):
+                    return await self._connect()
+            connection = await self._wait(deadline)
             if connection is not None:
                 return connection
 
@@ -228,15 +258,15 @@ class ScriptRunner:
             raise
         return connection
 
-    async def _wait(self) -> AbstractConnection | None:
+    async def _wait(self, deadline: float | None) -> AbstractConnection | None:
         """A connection handed over by a finished call, or None when one was closed (so
-        that a new one may be opened)."""
-        waiter: asyncio.Future[AbstractConnection | None] = (
-            asyncio.get_running_loop().create_future()
-        )
+        that a new one may be opened); waits `wait_s` at most, and not past `deadline`."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[AbstractConnection | None] = loop.create_future()
         self._waiters.append(waiter)
+        wait_s = self._wait_s if deadline is None else min(self._wait_s, deadline - loop.time())
         try:
-            async with asyncio.timeout(self._wait_s):
+            async with asyncio.timeout(max(wait_s, 0.0)):
                 return await waiter
         except TimeoutError:
             raise ConnectionError(f"all {self._max_connections} connections busy") from None
@@ -291,10 +321,39 @@ class ScriptRunner:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-async def _expect_ok(connection: AbstractConnection) -> None:
+def _replies_by(budget_s: float | None) -> float | None:
+    """When the replies to a command sent now are due, with `budget_s`."""
+    return None if budget_s is None else asyncio.get_running_loop().time() + budget_s
+
+
+async def _read(connection: AbstractConnection, deadline: float | None) -> Reply:
+    """The next reply, waited for until `deadline` (counted from when the command was
+    sent: sending takes a turn of the loop, which is the worker's time); then one that
+    has arrived.
+
+    A worker busy with other requests runs its timers before it reads its sockets
+    (uvloop runs a turn's timers first; asyncio wakes the reader after them), so after a
+    long turn the budget's timer fires although the reply is waiting in the socket: the
+    budget would measure the worker's own queue, not the store. So when the budget runs
+    out, the loop turns once more (reading the sockets that are ready) and a reply that
+    has arrived is taken."""
+    if deadline is None:
+        reply: Reply = await connection.read_response()
+        return reply
+    remaining = deadline - asyncio.get_running_loop().time()
+    reply = await connection.read_response(timeout=max(remaining, 0.0))
+    if reply is None:
+        await asyncio.sleep(0)
+        reply = await connection.read_response(timeout=0)
+        if reply is None:
+            raise RedisTimeoutError("no reply within the budget")
+    return reply
+
+
+async def _expect_ok(connection: AbstractConnection, deadline: float | None) -> None:
     """Read a reply that must not be an error; when it is, the replies after it are still
     on their way, so the error is not a server's answer but a broken exchange."""
     try:
-        await connection.read_response()
+        await _read(connection, deadline)
     except ResponseError as exc:
         raise ConnectionError(f"unexpected reply: {exc}") from exc

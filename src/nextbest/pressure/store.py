@@ -27,6 +27,7 @@ class ContactStore(Protocol):
         now_ms: int,
         record: bool,
         picks: Sequence[float] | None = None,
+        budget_s: float | None = None,
     ) -> Selection:
         """Walk `candidates` in order; take an offer when no back-off marker is set and
         every cap still has room (counting the offers taken earlier in this call); stop at
@@ -38,7 +39,11 @@ class ContactStore(Protocol):
         position floor(picks[s] x their number); it stops after `len(picks)` slots or when
         none is allowed. `blocked` then names every candidate not taken that is blocked
         after the last slot, and `counts` gives every cap's count before the call, so that
-        the caller can replay the selection for other picks."""
+        the caller can replay the selection for other picks.
+
+        With `budget_s`, a store reached over the network waits about that long for its
+        answer, then raises StoreUnavailableError (or TimeoutError); an answer that has
+        reached this process by then is taken, however late the process gets to it."""
         ...
 
     async def release(
