@@ -3,6 +3,11 @@ time budget, and degrade in the documented way when the store cannot answer.
 
 The gate returns what happened as a value; the application logs and counts it.
 
+The budget is the store's to keep (`ContactStore.select(..., budget_s)`), not a timer
+around the call: a worker busy with other requests runs its timers before it reads its
+sockets, and a timer cancelling the call would throw away a reply that had arrived
+while the worker was busy, degrading the answer although the store was fast.
+
 A decision that records contacts and does not get the store's answer (the budget ran
 out, the call failed, the request was cancelled) returns none of the offers the store
 may have recorded; those contacts are then taken back in the background (`Releaser`),

@@ -134,7 +134,7 @@ class MemoryContactStore:
         now_ms: int,
         record: bool,
         picks: Sequence[float] | None = None,
-        budget_s: float | None = None,
+        budget_s: float | None = None,  # noqa: ARG002  # nothing to wait for in memory
     ) -> Selection:
         state = self._customer(customer_id, now_ms)
         record = record and f"x|{contact_prefix}" not in state
