@@ -25,6 +25,7 @@ from nextbest.api.state import Serving
 from nextbest.bundle import load_bundle
 from nextbest.config import default_bundle_path
 from nextbest.decide import Decider, DecisionRequest
+from nextbest.logging import configure_logging
 from nextbest.pressure import MemoryContactStore
 from nextbest.pressure.gate import PressureGate
 
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="decisions per second")
     parser.add_argument("--warmup-s", type=float, default=1.0)
     args = parser.parse_args()
+    configure_logging("json", "warning")  # a log line per decision is not what is measured
     uvloop.run(_run(args.reloads, args.rate, args.warmup_s))
 
 
