@@ -53,12 +53,14 @@ def test_the_dashboard_parses_and_names_only_exported_metrics(exported: set[str]
     assert len(ids) == len(set(ids))
 
 
-def test_the_dashboard_shows_http_decisions_and_the_breaker() -> None:
+def test_the_dashboard_shows_http_decisions_the_breaker_and_the_releases() -> None:
     expressions = " ".join(_expressions(json.loads(DASHBOARD.read_text())))
     for metric in (
         "nextbest_http_request_duration_seconds_bucket",
         "nextbest_decisions_total",
         "nextbest_contact_store_breaker_open",
+        "nextbest_contact_releases_total",
+        "nextbest_contact_releases_pending",
         "nextbest_bundle_reloads_total",
         "nextbest_experiment_decisions_total",
         "nextbest_experiment_responses_total",
@@ -77,6 +79,7 @@ def test_the_alert_rules_are_well_formed_and_name_only_exported_metrics(
         "NextbestDecisionLatencyP99High",
         "NextbestServerErrors",
         "NextbestBundleReloadRefused",
+        "NextbestContactReleasesAbandoned",
     } <= set(alerts)
     for rule in rules:
         assert rule["expr"].strip()

@@ -11,10 +11,16 @@ from helpers import decision_request
 from nextbest.api.app import create_app
 from nextbest.config import Settings
 from nextbest.decide import Decider
+from nextbest.pressure import MemoryContactStore, StoreUnavailableError
 from nextbest.pressure.factory import open_gate
+from nextbest.pressure.gate import PressureGate
+from nextbest.pressure.release import Releaser
+from nextbest.pressure.types import CapCandidate
 
 REQUESTS = "nextbest_http_request_duration_seconds_count"
 BREAKER = "nextbest_contact_store_breaker_open"
+PENDING = "nextbest_contact_releases_pending"
+RELEASES = "nextbest_contact_releases_total"
 
 
 def _samples(client: TestClient[Any]) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -79,3 +85,36 @@ def test_the_breaker_gauge_follows_the_breaker(decider: Decider) -> None:
         gate.breaker.succeeded()
         client.get("/health/live")
         assert _samples(client)[(BREAKER, frozenset())] == 0
+
+
+class UnreachableForReleases(MemoryContactStore):
+    async def release(self, *args: Any) -> int:
+        raise StoreUnavailableError("down")
+
+
+def test_releases_pending_released_and_abandoned_are_exported(decider: Decider) -> None:
+    store = UnreachableForReleases()
+    clock = [0.0]
+    releaser = Releaser(store, first_retry_s=0.01, give_up_s=60.0, clock=lambda: clock[0])
+    gate = PressureGate(store, releaser=releaser)
+    candidates = [CapCandidate("offer")]
+
+    def released(result: str) -> float:
+        return _samples(client).get((RELEASES, frozenset({"result": result}.items())), 0.0)
+
+    async def submit(decisions: int) -> None:
+        for n in range(decisions):
+            releaser.submit("C-1", f"d{n}", candidates, 0)
+
+    with TestClient(create_app(decider, Settings(), gate)) as client:
+        before = released("released"), released("abandoned")
+        client.blocking_portal.call(submit, 3)
+        client.get("/health/live")
+        assert _samples(client)[(PENDING, frozenset())] == 3
+        assert (released("released"), released("abandoned")) == before
+        clock[0] = 61.0  # the next failed attempt gives up
+        while releaser.pending:
+            client.get("/health/live")
+        client.get("/health/live")
+        assert _samples(client)[(PENDING, frozenset())] == 0
+        assert (released("released"), released("abandoned")) == (before[0], before[1] + 3)

@@ -138,7 +138,7 @@ def create_app(
     handler: ASGIApp = DecisionPath(
         app.asgi_handler, serving, settings.max_body_bytes, cors=bool(settings.cors_origins)
     )
-    handler = HttpMetricsMiddleware(handler, serving.gate.breakers)
+    handler = HttpMetricsMiddleware(handler, serving.gate.breakers, serving.gate.releaser)
     if tracer_provider is not None:
         handler = TracingMiddleware(handler, tracer_provider)
     app.asgi_handler = RequestIdMiddleware(handler)

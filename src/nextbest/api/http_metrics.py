@@ -13,11 +13,18 @@ from functools import cache
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from nextbest.pressure.breaker import CircuitBreaker, ShardBreakers
+from nextbest.pressure.release import Releaser
 
-__all__ = ["BREAKER_OPEN", "HTTP_SECONDS", "HttpMetricsMiddleware"]
+__all__ = [
+    "BREAKER_OPEN",
+    "HTTP_SECONDS",
+    "RELEASES",
+    "RELEASES_PENDING",
+    "HttpMetricsMiddleware",
+]
 
 HTTP_SECONDS = Histogram(
     "nextbest_http_request_duration_seconds",
@@ -33,6 +40,19 @@ BREAKER_OPEN = Gauge(
     "(only its customers' decisions degrade); with several workers, 1 if any worker's is.",
     multiprocess_mode="max",
 )
+RELEASES_PENDING = Gauge(
+    "nextbest_contact_releases_pending",
+    "Decisions whose contacts wait to be released (the store may have recorded them, the "
+    "answer did not carry them); with several workers, the sum.",
+    multiprocess_mode="livesum",
+)
+RELEASES = Counter(
+    "nextbest_contact_releases_total",
+    "Releases of the contacts of decisions whose answer did not carry them, by result: "
+    "`released`, or `abandoned` (queue full, still failing after 10 minutes, or pending at "
+    "shutdown: those contacts stay until their window ends).",
+    ["result"],
+)
 UNMATCHED = "unmatched"
 
 
@@ -42,14 +62,20 @@ def _observer(route: str, method: str, status: int) -> Histogram:
 
 
 class HttpMetricsMiddleware:
-    """Times every HTTP request and notes the breaker's state after it."""
+    """Times every HTTP request and notes the contact store's state after it: the
+    breaker, and the releases of contacts (which run in the background: the figures are
+    as of this worker's last request)."""
 
-    __slots__ = ("_breaker", "_open", "app")
+    __slots__ = ("_abandoned", "_breaker", "_open", "_pending", "_released", "_releaser", "app")
 
-    def __init__(self, app: ASGIApp, breaker: CircuitBreaker | ShardBreakers) -> None:
+    def __init__(
+        self, app: ASGIApp, breaker: CircuitBreaker | ShardBreakers, releaser: Releaser
+    ) -> None:
         self.app = app
         self._breaker = breaker
         self._open: bool | None = None
+        self._releaser = releaser
+        self._pending = self._released = self._abandoned = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -70,9 +96,26 @@ class HttpMetricsMiddleware:
             route = scope.get("path_template") or UNMATCHED
             _observer(route, scope["method"], status).observe(time.perf_counter() - started)
             self._note_breaker()
+            self._note_releases()
 
     def _note_breaker(self) -> None:
         is_open = self._breaker.is_open
         if is_open is not self._open:
             self._open = is_open
             BREAKER_OPEN.set(1 if is_open else 0)
+
+    def _note_releases(self) -> None:
+        releaser = self._releaser
+        if releaser.pending != self._pending:
+            self._pending = releaser.pending
+            RELEASES_PENDING.set(self._pending)
+        if releaser.released != self._released:
+            _RELEASED.inc(releaser.released - self._released)
+            self._released = releaser.released
+        if releaser.abandoned != self._abandoned:
+            _ABANDONED.inc(releaser.abandoned - self._abandoned)
+            self._abandoned = releaser.abandoned
+
+
+_RELEASED = RELEASES.labels("released")
+_ABANDONED = RELEASES.labels("abandoned")
