@@ -4,8 +4,9 @@ duplicate and back-dated events), on a clock the test moves, give the same answe
 
 Windows and pauses are a minute or more and each sequence runs in well under that, so the
 TTLs Redis counts on its own clock never end a key the test's clock still holds live.
-Back-dated events go back no further than the customer's latest operation: before it the
-stores disagree (the two xfail tests at the end).
+Back-dated events may go back to before the customer's latest operation: both stores
+judge an event at its own time against what they still hold (the two tests at the end
+are the cases where the embedded store used to forget too early).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -174,15 +174,11 @@ def demo_scenarios(draw: st.DrawFn, bundle: Bundle) -> list[Step]:
     return steps
 
 
-async def _run_both_unclamped(url: str, steps: list[Step]) -> None:
-    await _run_both(url, steps, clamp=False)
-
-
-async def _run_both(url: str, steps: list[Step], *, clamp: bool = True) -> None:
+async def _run_both(url: str, steps: list[Step]) -> None:
     memory = MemoryContactStore()
     redis = RedisContactStore.from_url(url, timeout_s=2.0)
     customer = f"C-diff-{uuid.uuid4().hex}"
-    now = latest = time.time_ns() // 1_000_000
+    now = time.time_ns() // 1_000_000
     try:
         for number, step in enumerate(steps):
             if isinstance(step, Advance):
@@ -192,12 +188,8 @@ async def _run_both(url: str, steps: list[Step], *, clamp: bool = True) -> None:
                 args = (customer, step.decision, step.ranked, step.limit, now, step.record)
                 expected: Any = await memory.select(*args, picks=step.picks)
                 actual: Any = await redis.select(*args, picks=step.picks)
-                latest = now
             else:
-                # back-dated, but not to before the customer was last touched: there the
-                # stores differ (see the xfail tests below)
-                at = max(now - step.back_ms, latest) if clamp else now - step.back_ms
-                latest = at
+                at = now - step.back_ms  # back-dated, even to before the last operation
                 expected = await memory.apply_feedback(customer, step.effect, at)
                 actual = await redis.apply_feedback(customer, step.effect, at)
             assert actual == expected, f"step {number}: {step}"
@@ -234,12 +226,6 @@ def _decline(key: str, *, dedupe_ms: int = 30 * DAY) -> FeedbackEffect:
     return FeedbackEffect(key, f"d0:{key}", count_declines=(COUNTER,), dedupe_ms=dedupe_ms)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the embedded store prunes a customer's entries at the time of the latest"
-    " operation, so an event back-dated to before it no longer sees a decline still in"
-    " its window (Redis keeps it until the counter itself is touched)",
-)
 def test_a_back_dated_decline_counts_an_earlier_one_still_in_its_window_in_both_stores(
     redis_session: RedisServer,
 ) -> None:
@@ -252,14 +238,9 @@ def test_a_back_dated_decline_counts_an_earlier_one_still_in_its_window_in_both_
         Feedback(_decline("k1"), 1),  # one ms before k0 leaves the window: the second decline
         Select("d0", (PAUSED,), 1, False),
     ]
-    asyncio.run(_run_both_unclamped(redis_session.url, steps))
+    asyncio.run(_run_both(redis_session.url, steps))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the embedded store forgets an event key at the time of the latest"
-    " operation, so the same event back-dated to before it is applied twice",
-)
 def test_a_back_dated_duplicate_counts_once_in_both_stores(redis_session: RedisServer) -> None:
     if not redis_session.running:
         redis_session.start()
@@ -269,4 +250,4 @@ def test_a_back_dated_duplicate_counts_once_in_both_stores(redis_session: RedisS
         Select("d0", (CapCandidate("o0"),), 1, False),
         Feedback(_decline("k0", dedupe_ms=MINUTE), 1),
     ]
-    asyncio.run(_run_both_unclamped(redis_session.url, steps))
+    asyncio.run(_run_both(redis_session.url, steps))

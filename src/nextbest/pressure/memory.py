@@ -1,10 +1,15 @@
 """The embedded contact store: in-process, for one server process.
 
 Atomic per customer because every operation runs to completion without awaiting
-anything. State expires by itself: each entry carries its expiry time, a customer's
-entries are pruned whenever the customer is touched, and every operation also prunes a
-few other customers in turn (`sweep_per_operation`), so that customers who never come
-back are forgotten without a pause: a pass over every customer at once would stop
+anything. Each entry carries its expiry time and counts while its expiry is after the
+operation's time, which for feedback is when the event occurred (it may be back-dated).
+An operation drops expired entries only where the Redis scripts do, so that both stores
+give the same answers to back-dated events: a select drops the window entries it
+counts, a feedback the declines of the counters it counts on, each at the operation's
+own time; a back-off, a seen event or a cancellation is compared with that time, not
+dropped. Everything else expires by itself as a Redis key's TTL does: every operation
+prunes a few other customers in turn (`sweep_per_operation`), so that customers who never
+come back are forgotten without a pause: a pass over every customer at once would stop
 the process for tens of milliseconds per ten thousand customers.
 
 A customer's state is one flat dict of string keys and integer expiry times, which the
@@ -32,8 +37,9 @@ _State = dict[str, int]
 """key -> expiry (ms)."""
 
 
-def _prune(state: _State, now_ms: int) -> None:
-    for key in [k for k, expiry in state.items() if expiry <= now_ms]:
+def _prune(state: _State, now_ms: int, prefix: str = "") -> None:
+    """Drop the entries (whose key starts with `prefix`) that have expired by `now_ms`."""
+    for key in [k for k, expiry in state.items() if expiry <= now_ms and k.startswith(prefix)]:
         del state[key]
 
 
@@ -41,9 +47,15 @@ def _window_counts(state: _State) -> Counter[str]:
     return Counter(key.split("|", 2)[1] for key in state if key.startswith("w|"))
 
 
-def _blocking(state: _State, counts: Counter[str], candidate: CapCandidate) -> str | None:
+def _live(state: _State, key: str, now_ms: int) -> bool:
+    return state.get(key, now_ms) > now_ms
+
+
+def _blocking(
+    state: _State, counts: Counter[str], candidate: CapCandidate, now_ms: int
+) -> str | None:
     """The policy that blocks `candidate` now, if any: a back-off marker, else a full cap."""
-    marker = next((m for m in candidate.backoffs if f"m|{m}" in state), None)
+    marker = next((m for m in candidate.backoffs if _live(state, f"m|{m}", now_ms)), None)
     if marker is not None:
         return marker.partition(":")[0]
     full = next((cap for cap in candidate.caps if counts[cap.policy_id] >= cap.limit), None)
@@ -64,7 +76,7 @@ def _explore(
     taken: list[str] = []
     left = list(candidates)
     for pick in picks:
-        allowed = [c for c in left if _blocking(state, counts, c) is None]
+        allowed = [c for c in left if _blocking(state, counts, c, now_ms) is None]
         if not allowed:
             break
         position = 0 if pick < 0 else min(int(pick * len(allowed)), len(allowed) - 1)
@@ -76,7 +88,7 @@ def _explore(
             if record:
                 contact = f"{contact_prefix}:{chosen.offer_id}"
                 state[f"w|{cap.policy_id}|{contact}"] = now_ms + cap.window_ms
-    blocked = {c.offer_id: reason for c in left if (reason := _blocking(state, counts, c))}
+    blocked = {c.offer_id: reason for c in left if (reason := _blocking(state, counts, c, now_ms))}
     return Selection(tuple(taken), blocked, before)
 
 
@@ -93,27 +105,28 @@ class MemoryContactStore:
         return len(self._customers)
 
     def _customer(self, customer_id: str, now_ms: int) -> _State:
-        self._sweep_some(now_ms)
+        self._sweep_some(now_ms, customer_id)
         state = self._customers.get(customer_id)
         if state is None:
             state = self._customers[customer_id] = {}
-        else:
-            _prune(state, now_ms)
         return state
 
     def _forget_if_empty(self, customer_id: str, state: _State) -> None:
         if not state:
             self._customers.pop(customer_id, None)
 
-    def _sweep_some(self, now_ms: int) -> None:
-        """Prune the next few customers of the current pass; a new pass starts with the
-        customers there are when the last one ends."""
+    def _sweep_some(self, now_ms: int, serving: str) -> None:
+        """Prune the next few customers of the current pass but `serving` (the operation
+        prunes what it reads); a new pass starts with the customers there are when the
+        last one ends."""
         queue = self._sweep_queue
         if not queue:
             queue.extend(self._customers)
             queue.reverse()
         for _ in range(min(self._sweep_per_operation, len(queue))):
             customer_id = queue.pop()
+            if customer_id == serving:
+                continue
             state = self._customers.get(customer_id)
             if state is not None:
                 _prune(state, now_ms)
@@ -137,7 +150,8 @@ class MemoryContactStore:
         budget_s: float | None = None,  # noqa: ARG002  # nothing to wait for in memory
     ) -> Selection:
         state = self._customer(customer_id, now_ms)
-        record = record and f"x|{contact_prefix}" not in state
+        record = record and not _live(state, f"x|{contact_prefix}", now_ms)
+        _prune(state, now_ms, "w|")
         counts = _window_counts(state)
         if picks is not None:
             selection = _explore(state, counts, contact_prefix, candidates, picks, now_ms, record)
@@ -148,7 +162,7 @@ class MemoryContactStore:
         for candidate in candidates:
             if len(taken) >= limit:
                 break
-            marker = next((m for m in candidate.backoffs if f"m|{m}" in state), None)
+            marker = next((m for m in candidate.backoffs if _live(state, f"m|{m}", now_ms)), None)
             if marker is not None:
                 blocked[candidate.offer_id] = marker.partition(":")[0]
                 continue
@@ -187,7 +201,7 @@ class MemoryContactStore:
     async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
         state = self._customer(customer_id, now_ms)
         seen = f"s|{effect.idempotency_key}"
-        if seen in state:
+        if _live(state, seen, now_ms):
             return False
         state[seen] = now_ms + effect.dedupe_ms
         for policy_id in effect.release_from:
@@ -197,6 +211,7 @@ class MemoryContactStore:
             state[key] = max(state.get(key, 0), now_ms + lifetime_ms)
         for counter in effect.count_declines:
             prefix = f"d|{counter.policy_id}|"
+            _prune(state, now_ms, prefix)
             state[prefix + effect.idempotency_key] = now_ms + counter.window_ms
             declines = [key for key in state if key.startswith(prefix)]
             if len(declines) >= counter.threshold:
