@@ -247,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for event in [json.loads(line)]
         )
         print(f"store calls failed, by error (all servers): {dict(failures) or 'none'}")
+        degraded = sum(server.log.read_text().count('"decision_degraded"') for server in servers)
+        unasked = degraded - sum(failures.values())
+        print(f"decisions degraded without asking the store (breaker open): {unasked}")
     print("goals held" if held else "GOALS MISSED")
     return 0 if held else 1
 
