@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import time
 
 import uvloop
@@ -82,6 +83,8 @@ async def _run(reloads: int, rate: float, warmup_s: float) -> None:
     serving = Serving(decider, PressureGate(MemoryContactStore()))
     reloader = BundleReloader(serving, path)
     batch = requests(decider.bundle, 2000, seed=7)
+    gc.collect()
+    gc.freeze()  # as the server does once started (api/app.py): full passes skip all this
     stop = asyncio.Event()
     serve = asyncio.ensure_future(_serve(serving, batch, rate, stop))
     tick = asyncio.ensure_future(_ticker(stop))
