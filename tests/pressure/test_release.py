@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import pytest
+import uvloop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -322,3 +324,40 @@ def test_a_failed_release_is_retried_until_it_succeeds_or_is_too_old(
     attempts, released, abandoned, recorded = asyncio.run(scenario(10**6, 0.05))
     assert (released, abandoned, recorded) == (0, 1, {"d1:gas_supply"})
     assert attempts > 3
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_reply_read_late_by_a_busy_worker_is_taken_not_discarded(
+    redis_server: RedisServer, demo_bundle: Bundle, loop: str
+) -> None:
+    """The budget measures the store, not the worker's own queue: Redis answers within
+    the budget, but the worker's event loop is busy (here: blocked) past the budget
+    before it reads its sockets. The reply is there when the budget's timer fires, so it
+    is taken."""
+    ranked = [o.id for o in demo_bundle.offers if "web" in o.channels]
+    policies = demo_bundle.policies
+
+    async def scenario() -> list[Any]:
+        store = RedisContactStore.from_url(redis_server.url, timeout_s=2.0)
+        gate = PressureGate(store, budget_s=0.05)
+        assert await gate.reachable(prepare=True, timeout_s=5.0)
+        with redis_server.client() as client:
+            client.client_pause(40)  # so that the reply comes while the worker is busy
+        decision = asyncio.ensure_future(
+            gate.select(policies, "C-busy", "web", "d-busy", ranked, 3, True)
+        )
+        await asyncio.sleep(0.01)  # the select is sent and waits for its reply
+        time.sleep(0.3)  # the worker is busy with something else, far past the budget
+        answered = await decision
+        await gate.releaser.drain(5.0)
+        recorded = await recorded_contacts(store, "C-busy")
+        await gate.aclose()
+        return [answered, recorded, gate.releaser.released]
+
+    answered, recorded, released = (
+        uvloop.run(scenario()) if loop == "uvloop" else asyncio.run(scenario())
+    )
+    assert answered.degraded_mode is None
+    assert released == 0
+    assert recorded == {f"d-busy:{o}" for o in answered.selected if policies.needs_check("web", o)}
+    assert len(recorded) == 3

@@ -29,7 +29,7 @@ from nextbest.pressure.breaker import CircuitBreaker, ShardBreakers
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.pressure.release import Releaser
 from nextbest.pressure.store import ContactStore, StoreUnavailableError
-from nextbest.pressure.types import CapCandidate, FeedbackEffect
+from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
 __all__ = ["DegradedMode", "GateResult", "PressureGate"]
 
@@ -126,34 +126,51 @@ class PressureGate:
         if not any(policies.needs_check(channel, offer_id) for offer_id in ranked[:limit]):
             return GateResult(tuple(ranked[:limit]))
         candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
-        error = None
+        selection = await self._ask_store(customer_id, decision_id, candidates, limit, record)
+        if isinstance(selection, Selection):
+            return GateResult(selection.selected, selection.blocked)
+        return self._degraded(policies, channel, ranked, limit, selection)
+
+    async def _ask_store(
+        self,
+        customer_id: str,
+        decision_id: str,
+        candidates: Sequence[CapCandidate],
+        limit: int,
+        record: bool,
+        picks: Sequence[float] | None = None,
+    ) -> Selection | str | None:
+        """The store's selection (`ContactStore.select`) within the budget, through the
+        customer's shard breaker; else why there is none: the store's error, or None when
+        the breaker is open. Contacts the store may have recorded without answering are
+        released in the background."""
         breaker = self.breakers[self.store.shard(customer_id)]
-        if breaker.allow():
-            now_ms = self.clock_ms()
-            started = breaker.clock()
-            try:
-                selection = await self.store.select(
-                    customer_id,
-                    decision_id,
-                    candidates,
-                    limit,
-                    now_ms,
-                    record,
-                    budget_s=self._budget_s,
-                )
-            except (StoreUnavailableError, TimeoutError) as exc:
-                if record:
-                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-                breaker.failed(started)
-                error = type(exc).__name__
-            except asyncio.CancelledError:
-                if record:
-                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-                raise
-            else:
-                breaker.succeeded()
-                return GateResult(selection.selected, selection.blocked)
-        return self._degraded(policies, channel, ranked, limit, error)
+        if not breaker.allow():
+            return None
+        now_ms = self.clock_ms()
+        started = breaker.clock()
+        try:
+            selection = await self.store.select(
+                customer_id,
+                decision_id,
+                candidates,
+                limit,
+                now_ms,
+                record,
+                picks,
+                budget_s=self._budget_s,
+            )
+        except (StoreUnavailableError, TimeoutError) as exc:
+            if record:
+                self.releaser.submit(customer_id, decision_id, candidates, now_ms)
+            breaker.failed(started)
+            return type(exc).__name__
+        except asyncio.CancelledError:
+            if record:
+                self.releaser.submit(customer_id, decision_id, candidates, now_ms)
+            raise
+        breaker.succeeded()
+        return selection
 
     async def _explore(
         self,
@@ -171,44 +188,21 @@ class PressureGate:
         candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
         if not any(policies.needs_check(channel, offer_id) for offer_id in ranked):
             return _picked(ranked, picks, None, None)
-        error = None
-        breaker = self.breakers[self.store.shard(customer_id)]
-        if breaker.allow():
-            now_ms = self.clock_ms()
-            started = breaker.clock()
-            try:
-                selection = await self.store.select(
-                    customer_id,
-                    decision_id,
-                    candidates,
-                    len(picks),
-                    now_ms,
-                    record,
-                    picks,
-                    budget_s=self._budget_s,
-                )
-            except (StoreUnavailableError, TimeoutError) as exc:
-                if record:
-                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-                breaker.failed(started)
-                error = type(exc).__name__
-            except asyncio.CancelledError:
-                if record:
-                    self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-                raise
-            else:
-                breaker.succeeded()
-                return GateResult(
-                    selection.selected,
-                    selection.blocked,
-                    considered=tuple(candidates),
-                    counts=selection.counts or {},
-                )
+        selection = await self._ask_store(
+            customer_id, decision_id, candidates, len(picks), record, picks
+        )
+        if isinstance(selection, Selection):
+            return GateResult(
+                selection.selected,
+                selection.blocked,
+                considered=tuple(candidates),
+                counts=selection.counts or {},
+            )
         mode = self._modes.get(channel, self._default_mode)
         if mode == "fail_open":
-            return _picked(ranked, picks, mode, error)
+            return _picked(ranked, picks, mode, selection)
         unchecked = [o for o in ranked if not policies.needs_check(channel, o)]
-        result = _picked(unchecked, picks, mode, error)
+        result = _picked(unchecked, picks, mode, selection)
         withheld = tuple(o for o in ranked if o not in unchecked)
         return dataclasses.replace(result, withheld=withheld)
 
