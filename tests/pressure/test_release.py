@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
@@ -215,10 +216,12 @@ def test_a_decision_timed_out_by_a_paused_redis_keeps_no_contact(
         gate = PressureGate(store, budget_s=0.05)
         assert await gate.reachable(prepare=True, timeout_s=5.0)  # a shared, busy machine
         with redis_server.client() as client:
-            client.client_pause(400)
+            # in effect when this returns; long enough that a worker descheduled on a
+            # loaded machine still sends its select within it, and shorter than the
+            # store's socket timeout, so that the release waits it out and succeeds
+            client.client_pause(1500)
         paused = await gate.select(policies, "C-paused", "web", "d-paused", ranked, 3, True)
-        await asyncio.sleep(0.5)  # the pause is over: the release has run
-        await gate.releaser.drain(5.0)
+        await gate.releaser.drain(10.0)  # the pause is over: the release has run
         after_release = await recorded_contacts(store, "C-paused")
         healthy = await gate.select(policies, "C-paused", "web", "d-healthy", ranked, 3, True)
         recorded = await recorded_contacts(store, "C-paused")
@@ -246,6 +249,24 @@ until (now[1] - started[1]) * 1000000 + now[2] - started[2] > tonumber(ARGV[1])
 """
 
 
+def wait_until_unanswered(port: int) -> None:
+    """Return once Redis leaves a PING unanswered for 0.1 s: a script is running (the
+    busy script runs 1.5 s, so a worker descheduled for a while after this still sends
+    its command while it runs). A plain socket: redis-py's client waited for the reply
+    past its socket timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as probe:
+        probe.settimeout(0.1)
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            probe.sendall(b"PING\r\n")
+            try:
+                assert probe.recv(64) == b"+PONG\r\n"
+            except TimeoutError:
+                return
+            time.sleep(0.005)
+    raise AssertionError("the busy script did not start within 30 s")
+
+
 def test_a_select_run_after_its_budget_leaves_no_contact_behind(
     redis_server: RedisServer, demo_bundle: Bundle
 ) -> None:
@@ -257,16 +278,17 @@ def test_a_select_run_after_its_budget_leaves_no_contact_behind(
 
     def stall_redis() -> None:
         with redis_server.client() as client:
-            client.eval(BUSY_SCRIPT, 0, 200_000)
+            client.eval(BUSY_SCRIPT, 0, 1_500_000)
 
     async def scenario() -> list[Any]:
-        store = RedisContactStore.from_url(redis_server.url, timeout_s=2.0)
-        gate = PressureGate(store, budget_s=0.05)
+        store = RedisContactStore.from_url(redis_server.url, timeout_s=5.0)
+        # the release's one attempt waits the busy script out
+        gate = PressureGate(store, budget_s=0.05, releaser=Releaser(store, attempt_s=5.0))
         assert await gate.reachable(prepare=True, timeout_s=5.0)  # a shared, busy machine
         with redis_server.client() as client:
             client.config_resetstat()
         stall = asyncio.ensure_future(asyncio.to_thread(stall_redis))
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(wait_until_unanswered, redis_server.port)
         late = await gate.select(policies, "C-late", "web", "d-late", ranked, 3, True)
         await stall
         await gate.releaser.drain(5.0)
