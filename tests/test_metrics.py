@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,24 @@ def _total(samples: Samples, name: str, **labels: str) -> float:
     )
 
 
+def _workers_seen(base: str) -> int:
+    """The workers whose serving bundle the scrape reports (each sets it once started;
+    several workers' samples carry their pid)."""
+    samples = _scrape(base)
+    return len(
+        {dict(labels)["pid"] for (name, labels) in samples if name == "nextbest_bundle_info"}
+    )
+
+
+def _wait_for_workers(base: str, workers: int, timeout_s: float = 60.0) -> None:
+    """The server answers once one worker is up; on a loaded machine the other may start
+    seconds later."""
+    deadline = time.monotonic() + timeout_s
+    while _workers_seen(base) < workers:
+        assert time.monotonic() < deadline, f"fewer than {workers} workers after {timeout_s} s"
+        time.sleep(0.1)
+
+
 @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, int]]:
     with nextbest_server(log_dir=tmp_path, workers=request.param) as running:
@@ -50,6 +69,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
 @pytest.mark.slow
 def test_metrics_count_decisions_offers_caps_and_feedback(server: tuple[str, int]) -> None:
     base, workers = server
+    if workers > 1:
+        _wait_for_workers(base, workers)
     body = decision_request(customer_id="C-metrics", channel="web", stage="loyal", clv=2000.0)
     body["dry_run"] = False
     with httpx.Client(timeout=10) as client:
