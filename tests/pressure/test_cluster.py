@@ -158,10 +158,12 @@ def test_a_moved_slot_is_followed_without_a_degraded_answer(
             client.execute_command("CLUSTER", "FAILOVER")
         await until(lambda: replica in redis_cluster.primaries(), "the replica's promotion")
         await asyncio.to_thread(redis_cluster.wait_ok)
-        selection = await store.select(customer, "d1", _offers("a"), 3, NOW, True)
-        await until(lambda: _port(store.shard(customer)) == replica, "the slot map's refresh")
-        shard = store.shard(customer)
-        await store.aclose()
+        try:
+            selection = await store.select(customer, "d1", _offers("a"), 3, NOW, True)
+            await until(lambda: _port(store.shard(customer)) == replica, "the slot map's refresh")
+            shard = store.shard(customer)
+        finally:
+            await store.aclose()
         return selection.selected, shard, f"127.0.0.1:{replica}"
 
     selected, shard, promoted = asyncio.run(scenario())

@@ -85,6 +85,9 @@ class ClusterScripts:
         self._clock = clock
         self._servers: dict[str, ServerScripts] = {}
         self._owners: list[str] = [""] * REDIS_CLUSTER_HASH_SLOTS
+        self._moved: dict[int, str] = {}
+        """Slot -> the primary a MOVED named, until a slot map read agrees (a node asked
+        for the map may not have heard of the failover yet)."""
         self._scripts: Sequence[Script] = ()
         self._initialised = False
         self._refresh: asyncio.Task[None] | None = None
@@ -156,7 +159,9 @@ class ClusterScripts:
             error = _cluster_error(exc)
             if isinstance(error, MovedError):  # the script did not run: once more, there
                 self.refresh_soon()
-                self._owners[error.slot_id] = f"{error.host}:{error.port}"
+                self._owners[error.slot_id] = self._moved[error.slot_id] = (
+                    f"{error.host}:{error.port}"
+                )
                 return await self._redirected(error).runner.run(
                     script, keys, args, budget_s=budget_s
                 )
@@ -197,6 +202,8 @@ class ClusterScripts:
         with contextlib.suppress(RedisError, OSError):  # the next failing call tries again
             await self._read_slot_map(prepare_all=False)
         self._last_refresh = self._clock()
+        if self._moved:  # the map read was older than a MOVED: read it again shortly
+            asyncio.get_running_loop().call_later(self._refresh_gap_s, self.refresh_soon)
 
     async def _read_slot_map(self, *, prepare_all: bool) -> None:
         """Ask the cluster which primary owns each slot; prepare the primaries (all of
@@ -220,6 +227,9 @@ class ClusterScripts:
                 to_prepare.append(server)
             elif prepare_all and server not in to_prepare:
                 to_prepare.append(server)
+        self._moved = {slot: name for slot, name in self._moved.items() if owners[slot] != name}
+        for slot, name in self._moved.items():
+            owners[slot] = name
         if prepare_all:  # start-up: route at once, even before every connection is open
             self._owners = owners
         outcomes = await asyncio.gather(
