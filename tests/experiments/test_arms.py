@@ -205,3 +205,31 @@ def test_outside_the_scope_nothing_changes(
     assert [c.priority for c in candidates(ours).values()] == [
         c.priority for c in candidates(plain).values()
     ]
+
+
+def test_thompson_in_an_arm_draws_on_the_arms_levers(with_experiments: WithExperiments) -> None:
+    """Thompson ranks by a draw x (weight x value x lever x boost): in an arm that sets
+    levers, the arm's levers, not the catalogue's."""
+    root = with_experiments(only({"id": "push", "levers": {"upsell": 2.0}}))
+    (root / "exploration.yaml").write_text(
+        "exploration:\n  - channel: web\n    thompson: {prior_strength: 30}\n"
+    )
+    seal_bundle(root)
+    arm = Decider(load_bundle(root))
+    facts = REQUESTS[1]
+    request = DecisionRequest(
+        customer=Customer(id="C-1", clv=facts["clv"], lifecycle_stage=facts["stage"]),
+        context=Context(channel="web", call_reason=facts["call_reason"]),
+        limit=3,
+    )
+    ranking = arm.rank(request)
+    plan = arm.explore(ranking)
+    assert plan is not None
+    index = {o.id: o.index for o in arm.bundle.offers}
+    upsell = [o for o in ranking.order if arm.bundle.offers[index[o]].category == "upsell"]
+    assert upsell
+    for offer_id in ranking.order:
+        i = index[offer_id]
+        expected = ranking.weight[i] * ranking.value[i] * ranking.lever[i] * ranking.boost[i]
+        assert plan.scale[offer_id] == pytest.approx(expected)
+    assert all(ranking.lever[index[o]] == 2.0 for o in upsell)

@@ -119,7 +119,6 @@ class Explorer:
         self._settings = bundle.exploration
         self._policies = bundle.policies
         self._index_of = {o.id: o.index for o in bundle.offers}
-        self._lever = np.array([o.lever for o in bundle.offers], dtype=np.float64)
 
     def plan(
         self, ranking: Ranking, policy: EpsilonGreedy | Thompson | None = None
@@ -153,7 +152,7 @@ class Explorer:
 
         index = [index_of[o] for o in order]
         propensity = ranking.propensity[index]
-        scale: FloatArray = (ranking.weight * ranking.value * self._lever * ranking.boost)[index]
+        scale: FloatArray = (ranking.weight * ranking.value * ranking.lever * ranking.boost)[index]
         drawn = thompson_order(
             propensity[pinned:],
             scale[pinned:],
