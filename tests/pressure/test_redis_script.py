@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from redis.asyncio.connection import Connection
+
 from nextbest.pressure import StoreUnavailableError
 from nextbest.pressure.redis import RedisContactStore
+from nextbest.pressure.redis_script import _resp
 from nextbest.pressure.types import Cap, CapCandidate
 from redis_server import RedisServer
 
@@ -16,6 +20,19 @@ DAY = 86_400_000
 
 def _offer(offer_id: str) -> list[CapCandidate]:
     return [CapCandidate(offer_id, (Cap("one_a_day", 5, DAY),), ())]
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("EVALSHA", "a" * 40, 2, "nb:{C-1}:c:x", "nb:{C-1}:x:d", 1_800_000_000_000, 3, 1),
+        ("PING",),
+        ("SET", "", "ü-€-𝄞", -1, 0),
+        ("SCRIPT", "LOAD", "x" * 10_000 + "\r\n" + "y"),
+    ],
+)
+def test_commands_are_packed_as_redis_py_packs_them(parts: tuple[str | int, ...]) -> None:
+    assert _resp(parts) == b"".join(Connection().pack_command(*parts))
 
 
 def test_keys_and_arguments_beyond_ascii_reach_the_script(redis_server: RedisServer) -> None:

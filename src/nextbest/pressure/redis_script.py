@@ -5,11 +5,14 @@ retry wrapper, argument encoder, response callbacks) cost more CPU per decision 
 the whole ranking. A decision needs none of it: one EVALSHA, one reply. So the runner
 keeps its own idle redis-py connections (made by the client's pool, with its settings:
 address, credentials, TLS, timeouts, reply decoding; parsed by hiredis), packs the
-command with the connection's public `pack_command` and reads the reply. It uses only
-redis-py's public connection API (`make_connection`, `connect`, `pack_command`,
-`send_packed_command`, `read_response`, `disconnect`), tested on the oldest redis-py
-that pyproject.toml allows. A connection that fails or is interrupted (the
-decision's budget ran out) is closed, never reused: its reply may still be on the way.
+command itself (`_resp`: the same bytes as redis-py's `pack_command`, for a third of its
+CPU) and reads the reply. Once connected, a connection has no socket timeout of its own:
+every send and read here carries its deadline (redis-py would otherwise run each send
+in a task of its own under `wait_for`, twice the send's CPU). It uses only redis-py's
+public connection API (`make_connection`, `connect`, `send_packed_command`,
+`read_response`, `disconnect`), tested on the oldest redis-py that pyproject.toml
+allows. A connection that fails or is interrupted (the decision's budget ran out) is
+closed, never reused: its reply may still be on the way.
 
 Opening a connection costs CPU (about 0.5 ms, twice that with redis-py's CLIENT SETINFO,
 which the store turns off) and a round trip: done inside a decision's budget on a busy
@@ -129,7 +132,8 @@ class ServerScripts:
 
 class ScriptRunner:
     """EVALSHA for the scripts of one client, over at most `max_connections` connections
-    of its own; a call waits up to `wait_s` for one when all are busy."""
+    of its own; a call waits up to `wait_s` for one when all are busy, and as long for
+    its reply when it has no budget."""
 
     def __init__(
         self, client: Redis, *, max_connections: int, wait_s: float, warm: int = 0
@@ -179,13 +183,15 @@ class ScriptRunner:
     ) -> Reply:
         """The script's reply; loads the script first when the server does not know it.
         With `asking`, ASKING goes first in the same packet (a cluster slot being
-        imported). With `budget_s`, the call has that long to get a connection and send
-        the command, and from then on that long for the reply (twice the budget at most
-        in all); then it takes a reply that has reached the worker by the time the worker
-        gets to look, and otherwise raises redis-py's TimeoutError. (The scripts never
-        answer nil, which is what a read that times out returns.) Raises redis-py's
-        errors (and OSError) as they come."""
-        deadline = None if budget_s is None else asyncio.get_running_loop().time() + budget_s
+        imported). With `budget_s` (else `wait_s`), the call has that long to get a
+        connection and send the command, and from then on that long for the reply (twice
+        the budget at most in all); then it takes a reply that has reached the worker by
+        the time the worker gets to look, and otherwise raises redis-py's TimeoutError.
+        (The scripts never answer nil, which is what a read that times out returns.)
+        Raises redis-py's errors (and OSError) as they come."""
+        if budget_s is None:
+            budget_s = self._wait_s
+        deadline = asyncio.get_running_loop().time() + budget_s
         connection = await self._acquire(deadline)
         try:
             reply = await self._call(connection, script, keys, args, asking, deadline, budget_s)
@@ -207,24 +213,25 @@ class ScriptRunner:
         keys: Sequence[str],
         args: Sequence[str | int],
         asking: bool,
-        deadline: float | None,
-        budget_s: float | None,
+        deadline: float,
+        budget_s: float,
     ) -> Reply | ResponseError:
         """The reply, or the error the server answered with: the connection is then still
         in step (every reply read) and may be reused. Sending must be done by `deadline`;
         the replies have `budget_s` from the send."""
-        command = connection.pack_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        ask = connection.pack_command("ASKING") if asking else []
+        command = _resp(("EVALSHA", script.sha, len(keys), *keys, *args))
+        ask = _ASKING if asking else b""
         async with asyncio.timeout_at(deadline):
-            await connection.send_packed_command([*ask, *command])
+            await connection.send_packed_command(ask + command)
         replies_by = _replies_by(budget_s)
         if asking:
             await _expect_ok(connection, replies_by)
         try:
             return await _read(connection, replies_by)
         except NoScriptError:  # a restarted or newly promoted server: load it, here
-            load = connection.pack_command("SCRIPT", "LOAD", script.script)
-            await connection.send_packed_command([*load, *ask, *command], check_health=False)
+            load = _resp(("SCRIPT", "LOAD", str(script.script)))
+            async with asyncio.timeout(budget_s):
+                await connection.send_packed_command(load + ask + command, check_health=False)
             replies_by = _replies_by(budget_s)
             await _read(connection, replies_by)
             if asking:
@@ -256,6 +263,7 @@ class ScriptRunner:
         except BaseException:
             self._discard(connection)
             raise
+        connection.socket_timeout = None  # every send and read here has its own deadline
         return connection
 
     async def _wait(self, deadline: float | None) -> AbstractConnection | None:
@@ -321,12 +329,23 @@ class ScriptRunner:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-def _replies_by(budget_s: float | None) -> float | None:
+_ASKING = b"*1\r\n$6\r\nASKING\r\n"
+
+
+def _resp(parts: Sequence[str | int]) -> bytes:
+    """A command as RESP (an array of bulk strings; text as UTF-8, integers in decimal)."""
+    encoded = [part.encode() if isinstance(part, str) else b"%d" % part for part in parts]
+    return b"*%d\r\n" % len(encoded) + b"".join(
+        b"$%d\r\n%b\r\n" % (len(part), part) for part in encoded
+    )
+
+
+def _replies_by(budget_s: float) -> float:
     """When the replies to a command sent now are due, with `budget_s`."""
-    return None if budget_s is None else asyncio.get_running_loop().time() + budget_s
+    return asyncio.get_running_loop().time() + budget_s
 
 
-async def _read(connection: AbstractConnection, deadline: float | None) -> Reply:
+async def _read(connection: AbstractConnection, deadline: float) -> Reply:
     """The next reply, waited for until `deadline` (counted from when the command was
     sent: sending takes a turn of the loop, which is the worker's time); then one that
     has arrived.
@@ -337,11 +356,8 @@ async def _read(connection: AbstractConnection, deadline: float | None) -> Reply
     budget would measure the worker's own queue, not the store. So when the budget runs
     out, the loop turns once more (reading the sockets that are ready) and a reply that
     has arrived is taken."""
-    if deadline is None:
-        reply: Reply = await connection.read_response()
-        return reply
     remaining = deadline - asyncio.get_running_loop().time()
-    reply = await connection.read_response(timeout=max(remaining, 0.0))
+    reply: Reply = await connection.read_response(timeout=max(remaining, 0.0))
     if reply is None:
         await asyncio.sleep(0)
         reply = await connection.read_response(timeout=0)
@@ -350,7 +366,7 @@ async def _read(connection: AbstractConnection, deadline: float | None) -> Reply
     return reply
 
 
-async def _expect_ok(connection: AbstractConnection, deadline: float | None) -> None:
+async def _expect_ok(connection: AbstractConnection, deadline: float) -> None:
     """Read a reply that must not be an error; when it is, the replies after it are still
     on their way, so the error is not a server's answer but a broken exchange."""
     try:
