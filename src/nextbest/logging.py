@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -21,6 +22,28 @@ def _render_json(_logger: Any, _method: str, event: MutableMapping[str, Any]) ->
     return _json.encode(event)
 
 
+class _UtcTimestamp:
+    """`timestamp`, ISO 8601 in UTC to the microsecond (`2026-11-29T05:30:12.123456Z`, as
+    structlog's TimeStamper writes it), the date and time of day formatted once a second:
+    a tenth of the TimeStamper's cost, on a line written for every decision."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(
+        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event["timestamp"] = f"{self._prefix}.{micros:06d}Z"
+        return event
+
+
 def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     renderer: structlog.types.Processor
@@ -35,7 +58,7 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _UtcTimestamp(),
             structlog.processors.format_exc_info,
             renderer,
         ],
