@@ -32,9 +32,10 @@ import os
 import secrets
 import shlex
 import shutil
+import statistics
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from _wrk import WRK_MISSING, WrkResult, find_wrk, run_wrk, write_script
 from nextbest.bundle import Bundle, load_bundle
 from nextbest.config import default_bundle_path
 from nextbest.decide import Decider
+from nextbest.logging import configure_logging
 
 _ID = "__CUSTOMER_ID__"
 _STORES = ("embedded", "redis")
@@ -81,6 +83,7 @@ def floor_templates(bundle: Bundle) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Row:
+    round: int
     workers: int
     store: str
     endpoint: str
@@ -91,6 +94,7 @@ class Row:
 
 @dataclass(frozen=True)
 class OpenRow:
+    round: int
     workers: int
     store: str
     result: OpenLoopResult
@@ -106,13 +110,14 @@ class Bench:
         self.floor = floor_templates(bundle)
         self.rows: list[Row] = []
         self.open_rows: list[OpenRow] = []
+        self.round = 0
 
     def _closed(
         self, server: RunningServer, endpoint: str, phase: str, duration: float
     ) -> tuple[WrkResult, float | None]:
         """wrk's result, and the server's CPU microseconds per request answered."""
         templates = self.floor if endpoint == "/bench/floor" else self.decisions
-        prefix = f"BH{self.run_id}-{server.port}-{phase}-"
+        prefix = f"BH{self.run_id}-{server.port}-{self.round}{phase}-"
         script = write_script(self.work / f"{phase}-{server.port}.lua", endpoint, templates, prefix)
         cpu_before = tree_cpu_s(server.pid)
         result = run_wrk(
@@ -136,7 +141,7 @@ class Bench:
         payloads = []
         for n in range(int(rate * duration) + 1):
             before, after = self.decisions[n % len(self.decisions)]
-            body = f"{before}BH{self.run_id}-{server.port}-open-{n}{after}".encode()
+            body = f"{before}BH{self.run_id}-{server.port}-{self.round}open-{n}{after}".encode()
             payloads.append(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
         return run_open_loop(
             server.host, server.port, payloads.__getitem__, rate=rate, duration_s=duration
@@ -153,12 +158,12 @@ class Bench:
             result, cpu_us = self._closed(
                 server, endpoint, endpoint.rsplit("/", 1)[1], args.duration
             )
-            self.rows.append(Row(workers, store, endpoint, result, cpu_us))
+            self.rows.append(Row(self.round, workers, store, endpoint, result, cpu_us))
         saturation = self.rows[-1].result.rps
         if args.open_loop and saturation > 0:
             rate = saturation * args.open_loop_share
             say(f"  workers {workers}, {store}: open loop at {rate:.0f}/s for {args.duration:g} s")
-            self.open_rows.append(OpenRow(workers, store, self._open(server, rate)))
+            self.open_rows.append(OpenRow(self.round, workers, store, self._open(server, rate)))
 
 
 def say(message: str) -> None:
@@ -170,14 +175,14 @@ def _loadavg() -> str:
     return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
-def _floor_rows(bench: Bench) -> dict[tuple[int, str], Row]:
-    return {(r.workers, r.store): r for r in bench.rows if r.endpoint == "/bench/floor"}
+def _floor_rows(bench: Bench) -> dict[tuple[int, int, str], Row]:
+    return {(r.round, r.workers, r.store): r for r in bench.rows if r.endpoint == "/bench/floor"}
 
 
 def _ratios(bench: Bench, row: Row) -> tuple[float | None, float | None]:
     """A decision row's requests per second over its floor's (same workers and store,
     same run), and the floor's server CPU per request over the decision's."""
-    floor = _floor_rows(bench).get((row.workers, row.store))
+    floor = _floor_rows(bench).get((row.round, row.workers, row.store))
     if floor is None or row is floor or not floor.result.rps:
         return None, None
     rps = row.result.rps / floor.result.rps
@@ -195,7 +200,9 @@ def _fmt(value: float | None, spec: str, width: int) -> str:
 
 def print_tables(bench: Bench) -> None:
     print(
-        f"{'workers':>7}  {'store/history':<14}  {'endpoint':<14} {'rps':>8} {'p50 ms':>7} ", end=""
+        f"{'round':>5} {'workers':>7}  {'store/history':<14}  {'endpoint':<14} {'rps':>8} "
+        f"{'p50 ms':>7} ",
+        end="",
     )
     print(
         f"{'p99 ms':>7} {'errors':>6} {'degraded':>8} {'wrk cpu':>7} {'srv us/req':>10}  "
@@ -205,8 +212,8 @@ def print_tables(bench: Bench) -> None:
         r = row.result
         rps_ratio, cpu_ratio = _ratios(bench, row)
         print(
-            f"{row.workers:>7}  {row.store:<14}  {row.endpoint:<14} {r.rps:8.0f} "
-            f"{r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.errors:>6} {r.degraded:>8} "
+            f"{row.round + 1:>5} {row.workers:>7}  {row.store:<14}  {row.endpoint:<14} "
+            f"{r.rps:8.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.errors:>6} {r.degraded:>8} "
             f"{r.cpu_share:7.0%} {_fmt(row.server_cpu_us, '.0f', 10)}  "
             f"{_fmt(rps_ratio, '.2f', 7)} {_fmt(cpu_ratio, '.2f', 11)}"
         )
@@ -220,14 +227,16 @@ def print_tables(bench: Bench) -> None:
         print(f"/v1/decisions open loop at {share} of the saturation rps above")
         print("(latency from schedule; 'send' from when the request was written)")
         print(
-            f"{'workers':>7}  {'store/history':<14}  {'rate/s':>7} {'got/s':>7} {'p50 ms':>7} "
+            f"{'round':>5} {'workers':>7}  {'store/history':<14}  {'rate/s':>7} {'got/s':>7} "
+            f"{'p50 ms':>7} "
             f"{'p99 ms':>7} {'send p99':>8} {'lag p99':>7} {'errors':>6} {'degraded':>8} "
             f"{'gen cpu':>7}"
         )
         for row in bench.open_rows:
             o = row.result
             print(
-                f"{row.workers:>7}  {row.store:<14}  {o.rate:7.0f} {o.achieved:7.0f} "
+                f"{row.round + 1:>5} {row.workers:>7}  {row.store:<14}  {o.rate:7.0f} "
+                f"{o.achieved:7.0f} "
                 f"{o.p50_ms:7.2f} {o.p99_ms:7.2f} {o.send_p99_ms:8.2f} {o.lag_p99_ms:7.2f} "
                 f"{o.errors:>6} {o.degraded:>8} {o.cpu_share:7.0%}"
             )
@@ -255,9 +264,18 @@ def _verdict(value: float | None, target: float, *, at_most: bool = False) -> st
     return "met" if met else "NOT met"
 
 
-def print_targets(bench: Bench, decision_p50_us: float | None) -> None:
-    """The targets of issue 16 against this run's figures."""
-    decisions = [r for r in bench.rows if r.endpoint == "/v1/decisions"]
+@dataclass(frozen=True)
+class RoundFigures:
+    """One round's figures for the targets (None: not measured in that round)."""
+
+    rps_ratio: float | None
+    cpu_ratio: float | None
+    open_p99_ms: float | None
+    scaling: float | None
+
+
+def round_figures(bench: Bench, round_: int) -> RoundFigures:
+    decisions = [r for r in bench.rows if r.endpoint == "/v1/decisions" and r.round == round_]
     recorded = next(
         (
             r
@@ -268,38 +286,63 @@ def print_targets(bench: Bench, decision_p50_us: float | None) -> None:
     )
     rps_ratio, cpu_ratio = _ratios(bench, recorded) if recorded else (None, None)
     open_p99 = next(
-        (o.result.p99_ms for o in bench.open_rows if recorded and o.store == recorded.store),
+        (
+            o.result.p99_ms
+            for o in bench.open_rows
+            if recorded and o.round == round_ and o.store == recorded.store and o.workers == 1
+        ),
         None,
     )
     one = {r.store: r.result.rps for r in decisions if r.workers == 1}
     two = [r.result.rps / one[r.store] for r in decisions if r.workers == 2 and one.get(r.store)]
-    scaling = two[0] if two else None
+    return RoundFigures(rps_ratio, cpu_ratio, open_p99, two[0] if two else None)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def _each(values: Sequence[float | None], spec: str) -> str:
+    return " ".join("-" if v is None else f"{v:{spec}}" for v in values)
+
+
+def print_targets(bench: Bench, decision_p50s_us: Sequence[float]) -> None:
+    """The targets of issue 16 against this run's figures: the median over the rounds,
+    then each round's figure."""
+    rounds = [round_figures(bench, n) for n in range(bench.args.rounds)]
+    cpu = [f.cpu_ratio for f in rounds]
+    rps = [f.rps_ratio for f in rounds]
+    open_p99 = [f.open_p99_ms for f in rounds]
+    scaling = [f.scaling for f in rounds]
+    p50s: list[float | None] = list(decision_p50s_us)
     print()
-    print("targets (issue 16), this run:")
+    print(f"targets (issue 16), median of {len(rounds)} round(s) [each round]:")
     lines = [
         (
             "one worker, Redis store, history recorded: x floor >= 0.35",
-            f"rps {_fmt(rps_ratio, '.2f', 4)}, cpu {_fmt(cpu_ratio, '.2f', 4)}",
-            _verdict(cpu_ratio, 0.35),
+            f"cpu {_fmt(_median(cpu), '.2f', 4)} [{_each(cpu, '.2f')}], "
+            f"rps {_fmt(_median(rps), '.2f', 4)} [{_each(rps, '.2f')}]",
+            _verdict(_median(cpu), 0.35),
         ),
         (
             "p99 at half saturation (that row, open loop) <= 10 ms",
-            f"{_fmt(open_p99, '.2f', 6)} ms",
-            _verdict(open_p99, 10, at_most=True),
+            f"{_fmt(_median(open_p99), '.2f', 6)} ms [{_each(open_p99, '.2f')}]",
+            _verdict(_median(open_p99), 10, at_most=True),
         ),
         (
             "two workers over one, decisions/s >= 1.8",
-            _fmt(scaling, ".2f", 4),
-            _verdict(scaling, 1.8),
+            f"{_fmt(_median(scaling), '.2f', 4)} [{_each(scaling, '.2f')}]",
+            _verdict(_median(scaling), 1.8),
         ),
         (
             "in process, 20 offers, a decision's p50 <= 75 us",
-            f"{_fmt(decision_p50_us, '.1f', 6)} us",
-            _verdict(decision_p50_us, 75, at_most=True),
+            f"{_fmt(_median(p50s), '.1f', 6)} us [{_each(p50s, '.1f')}]",
+            _verdict(_median(p50s), 75, at_most=True),
         ),
     ]
     for target, figure, verdict in lines:
-        print(f"  {target:<60} {figure:<20} {verdict}")
+        print(f"  {target:<58} {figure:<34} {verdict}")
     print(
         "  (x floor is judged on CPU per request, which other work on the machine does not "
         "move; two workers can only reach 1.8 with two cores free of the load generator "
@@ -316,6 +359,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--warmup", type=float, default=2, help="seconds of warm-up per endpoint (default 2)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure everything this many times; the targets are judged on the median "
+        "(default 1; the issue's figures are medians of 3)",
     )
     parser.add_argument(
         "--workers",
@@ -427,7 +477,8 @@ def main() -> None:
         env = {"NEXTBEST_BENCH_FLOOR": "true", "NEXTBEST_LOG_LEVEL": args.log_level}
         if args.redis_budget_ms is not None:
             env["NEXTBEST_REDIS_BUDGET_MS"] = str(args.redis_budget_ms)
-        for workers in args.workers:
+        for round_, workers in itertools.product(range(args.rounds), args.workers):
+            bench.round = round_
             for store, history in itertools.product(args.stores, args.history):
                 server_env = {
                     **env,
@@ -458,8 +509,13 @@ def main() -> None:
         if any(r.errors or r.degraded for r in results):
             print(f"\nsome requests failed or were degraded: see the server logs in {work}")
             args.keep_logs = True
-        decision_p50_us = in_process(bundle, redis_url, args) if args.in_process else None
-        print_targets(bench, decision_p50_us)
+        configure_logging("json", "warning")  # the in-process decisions' lines are not figures
+        decision_p50s_us = (
+            [in_process(bundle, redis_url, args) for _ in range(args.rounds)]
+            if args.in_process
+            else []
+        )
+        print_targets(bench, decision_p50s_us)
 
 
 if __name__ == "__main__":
