@@ -22,6 +22,19 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
+_SHOWS_A_NEW_ANSWER_TO = """([previous, fields]) => {
+  if ((document.body.dataset.decided || '') === previous) return false;
+  let request;
+  try { request = JSON.parse(document.querySelector('#raw').textContent).request; }
+  catch { return false; }
+  return Object.entries(fields).every(([path, value]) => {
+    let found = request;
+    for (const key of path.split('.')) found = found == null ? undefined : found[key];
+    return String(found) === value;
+  });
+}"""
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with nextbest_server(log_dir=tmp_path_factory.mktemp("explorer")) as server:
@@ -61,10 +74,9 @@ class Explorer:
             else:
                 self.page.fill(selector, value)
         self.page.click("button[type=submit]")
-        self.page.wait_for_function(
-            "previous => (document.body.dataset.decided || '') !== previous", arg=previous
-        )
-        self.page.wait_for_load_state("networkidle")
+        # every change of the form also asks for a decision, and an answer to an earlier
+        # state of the form may still be on its way: wait for one to this state
+        self.page.wait_for_function(_SHOWS_A_NEW_ANSWER_TO, arg=[previous, fields])
 
     def ranked(self) -> list[tuple[str, str]]:
         return [
