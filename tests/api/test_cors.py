@@ -96,3 +96,35 @@ def test_any_origin_with_a_star(decider: Decider) -> None:
 def test_an_origin_that_is_not_one_is_a_settings_error(value: str) -> None:
     with pytest.raises(SettingsError, match="NEXTBEST_CORS_ORIGINS"):
         Settings.from_env({"NEXTBEST_CORS_ORIGINS": value})
+
+
+@pytest.mark.parametrize(
+    ("origins", "origin", "cookie"),
+    [
+        (f"{SHOP}, {DESK}", SHOP, False),
+        (f"{SHOP}, {DESK}", "https://evil.example.com", False),
+        ("*", SHOP, False),
+        ("*", SHOP, True),
+    ],
+)
+def test_a_decision_answered_from_asgi_carries_the_cors_headers_litestar_adds(
+    decider: Decider, origins: str, origin: str, cookie: bool
+) -> None:
+    settings = Settings.from_env({"NEXTBEST_CORS_ORIGINS": origins})
+    headers = {"Origin": origin, **({"Cookie": "session=1"} if cookie else {})}
+    with TestClient(create_app(decider, settings)) as client:
+        decision = client.post("/v1/decisions", json=decision_request(), headers=headers)
+        refused = client.post("/v1/decisions", json={"customer": {}}, headers=headers)
+        litestar = client.get("/v1/offers", headers=headers)
+    assert decision.status_code == 200
+    assert refused.status_code == 422  # answered by the typed route, through Litestar
+
+    def cors_of(response: Any) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k.startswith("access-control-")} | {
+            "vary": response.headers.get("vary", "")
+        }
+
+    assert cors_of(decision) == cors_of(litestar) == cors_of(refused)
+    assert ("access-control-allow-origin" in cors_of(decision)) == (
+        origin != "https://evil.example.com"
+    )

@@ -9,9 +9,11 @@ import json
 from typing import Any
 
 import msgspec
+from litestar.config.cors import CORSConfig
 
 from helpers import decision_request
 from nextbest.api.admission import Admission
+from nextbest.api.cors import cors_config
 from nextbest.api.decision_path import DecisionPath
 from nextbest.api.state import Serving
 from nextbest.config import Settings
@@ -55,7 +57,7 @@ def _call(
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def _path(decider: Decider, *, cors: bool = False) -> tuple[DecisionPath, _Behind]:
+def _path(decider: Decider, cors: CORSConfig | None = None) -> tuple[DecisionPath, _Behind]:
     behind = _Behind()
     serving = Serving(decider, open_gate(Settings()), admission=Admission())
     return DecisionPath(behind, serving, _LIMIT, cors=cors), behind  # type: ignore[arg-type]
@@ -88,16 +90,40 @@ def test_what_this_path_does_not_decide_reaches_the_route_with_its_body(
     assert behind.bodies == refused
 
 
-def test_large_undeclared_cross_origin_and_other_requests_are_not_read(
-    decider: Decider,
-) -> None:
+def test_large_undeclared_and_other_requests_are_not_read(decider: Decider) -> None:
     body = _body()
-    for headers, method, cors in [
-        ([(b"content-length", b"%d" % (_LIMIT + 1))], "POST", False),
-        ([], "POST", False),  # no length declared
-        ([(b"content-length", b"%d" % len(body)), (b"origin", b"https://x.test")], "POST", True),
-        ([(b"content-length", b"%d" % len(body))], "PUT", False),
+    for headers, method in [
+        ([(b"content-length", b"%d" % (_LIMIT + 1))], "POST"),
+        ([], "POST"),  # no length declared
+        ([(b"content-length", b"%d" % len(body))], "PUT"),
     ]:
-        path, behind = _path(decider, cors=cors)
+        path, behind = _path(decider)
         assert _call(path, body, method=method, headers=headers)[0] == 299
         assert behind.bodies == [body]  # the client's body, unread by the path
+
+
+def test_a_cross_origin_decision_is_answered_here_with_its_cors_headers(
+    decider: Decider,
+) -> None:
+    path, behind = _path(decider, cors_config("https://shop.test"))
+    body = _body()
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/decisions",
+        "headers": [(b"content-length", b"%d" % len(body)), (b"origin", b"https://shop.test")],
+    }
+    asyncio.run(path(scope, receive, send))  # type: ignore[arg-type]
+    assert behind.bodies == []
+    assert sent[0]["status"] == 200
+    headers = dict(sent[0]["headers"])
+    assert headers[b"access-control-allow-origin"] == b"https://shop.test"
+    assert headers[b"vary"] == b"Origin"

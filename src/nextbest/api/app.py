@@ -124,6 +124,7 @@ def create_app(
         routes.append(admin_router(settings.admin_token))
     if settings.bench_floor:
         routes.append(floor)
+    cors = cors_config(settings.cors_origins)
     app = Litestar(
         route_handlers=routes,
         state=State({"serving": serving, "reloader": reloader}),
@@ -132,12 +133,10 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(decider.bundle),
         logging_config=None,
-        cors_config=cors_config(settings.cors_origins),
+        cors_config=cors,
         debug=False,
     )
-    handler: ASGIApp = DecisionPath(
-        app.asgi_handler, serving, settings.max_body_bytes, cors=bool(settings.cors_origins)
-    )
+    handler: ASGIApp = DecisionPath(app.asgi_handler, serving, settings.max_body_bytes, cors)
     handler = HttpMetricsMiddleware(handler, serving.gate.breakers, serving.gate.releaser)
     if tracer_provider is not None:
         handler = TracingMiddleware(handler, tracer_provider)

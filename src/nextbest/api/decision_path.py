@@ -12,8 +12,12 @@ this path leaves to it, by the same exception handlers as before:
   the bundle refused (its vocabulary, a declared attribute's type) is handed to the
   typed route with the same body, before any side effect, so that every problem
   document is the route's own;
-- a body larger than `NEXTBEST_MAX_BODY_BYTES`, or without a Content-Length, and any
-  request with an `Origin` when CORS is configured, go to Litestar unread.
+- a body larger than `NEXTBEST_MAX_BODY_BYTES`, or without a Content-Length, goes to
+  Litestar unread.
+
+A request from a browser on another origin (an `Origin` header, CORS configured) is
+answered here too, with the CORS headers Litestar's middleware would add
+(`cors.actual_request_headers`); preflights (`OPTIONS`) stay Litestar's.
 
 Only a refusal for a busy worker (503) and an unexpected error (500) come after the
 decision began; they are answered here as the exception handlers would.
@@ -24,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import msgspec
+from litestar.config.cors import CORSConfig
 from litestar.enums import ScopeType
 from litestar.serialization import encode_json
 from litestar.types import (
@@ -39,6 +44,7 @@ from litestar.types import (
 
 from nextbest import service
 from nextbest.api.admission import QueueDeadlineExceededError
+from nextbest.api.cors import actual_request_headers
 from nextbest.api.problems import PROBLEM_JSON, busy_problem, unexpected_problem
 from nextbest.api.state import Serving
 from nextbest.api.wire import Problem
@@ -52,6 +58,9 @@ DECISIONS_PATH = "/v1/decisions"
 
 _decoder = msgspec.json.Decoder(DecisionRequest)
 _JSON = b"application/json"
+_MAX_ORIGINS_REMEMBERED = 256
+
+Headers = tuple[tuple[bytes, bytes], ...]
 
 
 class _UnreadBodyError(Exception):
@@ -61,23 +70,26 @@ class _UnreadBodyError(Exception):
 class DecisionPath:
     """Serves `POST /v1/decisions` for `serving`; every other request goes to `app`."""
 
-    __slots__ = ("_app", "_max_body", "_serving", "_with_cors")
+    __slots__ = ("_app", "_cors", "_cors_headers", "_max_body", "_serving")
 
-    def __init__(self, app: ASGIApp, serving: Serving, max_body_bytes: int, cors: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, serving: Serving, max_body_bytes: int, cors: CORSConfig | None
+    ) -> None:
         self._app = app
         self._serving = serving
         self._max_body = max_body_bytes
-        self._with_cors = cors
+        self._cors = cors
+        self._cors_headers: dict[tuple[bytes, bool], Headers] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != ScopeType.HTTP
             or scope["path"] != DECISIONS_PATH
             or scope["method"] != "POST"
-            or (self._with_cors and _has_origin(scope))
         ):
             await self._app(scope, receive, send)
             return
+        extra = self._cors_answer_headers(scope) if self._cors is not None else ()
         try:
             body = await _read_body(scope, receive, self._max_body)
         except _UnreadBodyError:
@@ -91,10 +103,27 @@ class DecisionPath:
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             await self._app(scope, _replay(body), send)
             return
-        await self._decide(scope, request, body, send)
+        await self._decide(scope, request, body, send, extra)
+
+    def _cors_answer_headers(self, scope: Scope) -> Headers:
+        origin, has_cookie = None, False
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value
+            elif name == b"cookie":
+                has_cookie = True
+        if origin is None or self._cors is None:
+            return ()
+        key = (origin, has_cookie)
+        headers = self._cors_headers.get(key)
+        if headers is None:
+            headers = actual_request_headers(self._cors, origin.decode("latin-1"), has_cookie)
+            if len(self._cors_headers) < _MAX_ORIGINS_REMEMBERED:
+                self._cors_headers[key] = headers
+        return headers
 
     async def _decide(
-        self, scope: Scope, request: DecisionRequest, body: bytes, send: Send
+        self, scope: Scope, request: DecisionRequest, body: bytes, send: Send, extra: Headers
     ) -> None:
         serving = self._serving
         try:
@@ -107,16 +136,12 @@ class DecisionPath:
             return
         except QueueDeadlineExceededError as exc:
             count_shed()
-            await _answer_problem(send, busy_problem(str(exc)))
+            await _answer_problem(send, busy_problem(str(exc)), extra)
             return
         except Exception as exc:
-            await _answer_problem(send, unexpected_problem(scope["path"], exc))
+            await _answer_problem(send, unexpected_problem(scope["path"], exc), extra)
             return
-        await _answer(send, 200, _JSON, encode_json(decision.response), ())
-
-
-def _has_origin(scope: Scope) -> bool:
-    return any(name == b"origin" for name, _ in scope["headers"])
+        await _answer(send, 200, _JSON, encode_json(decision.response), extra)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -160,9 +185,11 @@ def _replay(body: bytes) -> Callable[[], Awaitable[ReceiveMessage]]:
     return receive
 
 
-async def _answer_problem(send: Send, problem: tuple[Problem, dict[str, str]]) -> None:
+async def _answer_problem(
+    send: Send, problem: tuple[Problem, dict[str, str]], cors: Headers
+) -> None:
     document, headers = problem
-    extra = tuple((k.lower().encode(), v.encode()) for k, v in headers.items())
+    extra = tuple((k.lower().encode(), v.encode()) for k, v in headers.items()) + cors
     await _answer(send, document.status, PROBLEM_JSON.encode(), encode_json(document), extra)
 
 
@@ -171,7 +198,7 @@ async def _answer(
     status: int,
     media_type: bytes,
     body: bytes,
-    headers: tuple[tuple[bytes, bytes], ...],
+    headers: Headers,
 ) -> None:
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
