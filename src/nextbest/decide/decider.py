@@ -4,14 +4,15 @@ answer."""
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import time
-import uuid
 from dataclasses import dataclass
+
+import msgspec
 
 from nextbest.bundle import Bundle
 from nextbest.decide.arbitration import Arbiter
-from nextbest.decide.eligibility import Eligibility
+from nextbest.decide.eligibility import Eligibility, Screening
 from nextbest.decide.explanation import ResponseBuilder
 from nextbest.decide.exploring import ExplorationPlan, Explorer
 from nextbest.decide.facts import RequestReader
@@ -34,52 +35,53 @@ UNIFORM = EpsilonGreedy(1.0)
 """An experiment arm's `random` policy: every slot drawn uniformly from the offers the
 caps allow, through exploration's sampling and its logged propensities."""
 
-__all__ = ["UNIFORM", "Decider"]
+__all__ = ["UNIFORM", "Decider", "new_decision_id"]
+
+_UUID4_CLEAR = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF
+_UUID4_SET = 0x00000000000040008000000000000000
 
 
-@dataclass(frozen=True, slots=True)
-class _Screened:
+def new_decision_id() -> str:
+    """A random UUID (version 4) as 32 lowercase hex digits, as `uuid.uuid4().hex`, in
+    half its time."""
+    return f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
+
+
+class _Screened(msgspec.Struct, frozen=True):
     """A request past its facts, its experiment arm and eligibility."""
 
     facts: Facts
     assignment: Assignment | None
     stages: _Stages
-    verdicts: tuple[Verdict, ...]
+    screening: Screening
 
 
 @dataclass(frozen=True, slots=True)
 class _Stages:
-    """The scorer and arbiter a decision uses (the bundle's, or an experiment arm's), and
-    the offers the arm withholds (a `no_offer` control: catalogue order, None to keep)."""
+    """The eligibility, scorer and arbiter a decision uses: the bundle's, or an
+    experiment arm's (a `no_offer` control's eligibility withholds offers)."""
 
+    eligibility: Eligibility
     scorer: Scorer
     arbiter: Arbiter
-    withheld: tuple[Verdict | None, ...] = ()
-
-    def verdicts(self, verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
-        if not self.withheld:
-            return verdicts
-        return tuple(
-            own if withheld is None else withheld
-            for own, withheld in zip(verdicts, self.withheld, strict=True)
-        )
 
 
 def _arm_stages(bundle: Bundle, arm: Arm, champion: _Stages) -> _Stages:
     """An arm's stages, sharing the bundle's scorer (its batcher, its ONNX sessions) unless
-    the arm moves offers to other models, and its arbiter unless the arm changes levers,
-    context weights or the ranking."""
+    the arm moves offers to other models, its arbiter unless the arm changes levers,
+    context weights or the ranking, and its eligibility unless the arm withholds offers."""
     if arm.is_champion:
         return champion
     scorer = Scorer(bundle, arm.models) if arm.models else champion.scorer
     arbiter = Arbiter(bundle, arm) if arm.changes_arbitration else champion.arbiter
-    withheld: tuple[Verdict | None, ...] = ()
+    eligibility = champion.eligibility
     if arm.policy == "no_offer":
         held = Verdict(dropped_by=DropReason("arm", arm.id))
         withheld = tuple(
             None if (o.is_service and arm.keep_service) else held for o in bundle.offers
         )
-    return _Stages(scorer, arbiter, withheld)
+        eligibility = Eligibility(bundle, withheld)
+    return _Stages(eligibility, scorer, arbiter)
 
 
 class Decider:
@@ -89,9 +91,8 @@ class Decider:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self._reader = RequestReader(bundle)
-        self._eligibility = Eligibility(bundle)
         self.scorer = Scorer(bundle)
-        self._champion = _Stages(self.scorer, Arbiter(bundle))
+        self._champion = _Stages(Eligibility(bundle), self.scorer, Arbiter(bundle))
         self._experiments = bundle.experiments
         self._arms = {
             (experiment.id, arm.id): _arm_stages(bundle, arm, self._champion)
@@ -157,8 +158,8 @@ class Decider:
             if assignment is None
             else self._arms[(assignment.experiment, assignment.arm.id)]
         )
-        verdicts = stages.verdicts(self._eligibility.verdicts(facts, context.channel))
-        return _Screened(facts, assignment, stages, verdicts)
+        screening = stages.eligibility.screen(facts, context.channel)
+        return _Screened(facts, assignment, stages, screening)
 
     def _arbitrate(
         self,
@@ -170,15 +171,14 @@ class Decider:
         after_rules: int,
     ) -> Ranking:
         after_scoring = time.perf_counter_ns()
-        arbitration = screened.stages.arbiter.arbitrate(
-            screened.facts, screened.verdicts, propensity
-        )
+        screening = screened.screening
+        arbitration = screened.stages.arbiter.arbitrate(screened.facts, screening, propensity)
         return Ranking(
             request=request,
-            decision_id=decision_id or uuid.uuid4().hex,
+            decision_id=decision_id or new_decision_id(),
             facts=screened.facts,
             order=arbitration.order,
-            verdicts=screened.verdicts,
+            verdicts=screening.verdicts,
             propensity=propensity,
             weight=arbitration.weight,
             value=arbitration.value,
@@ -205,10 +205,12 @@ class Decider:
         """The answer for the offers contact pressure let through."""
         started = time.perf_counter_ns()
         response = self._builder.response(ranking, selection)
-        timings = dataclasses.replace(
-            ranking.timings,
-            arbitration_ns=ranking.timings.arbitration_ns + time.perf_counter_ns() - started,
-            pressure_ns=pressure_ns,
+        ranked = ranking.timings
+        timings = StageTimings(
+            ranked.rules_ns,
+            ranked.scoring_ns,
+            ranked.arbitration_ns + time.perf_counter_ns() - started,
+            pressure_ns,
         )
         return Decision(response, ranking, selection, timings)
 

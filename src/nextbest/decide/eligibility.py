@@ -1,59 +1,193 @@
-"""Eligibility: which offers may be ranked for this request, by channel and by rule."""
+"""Eligibility: which offers may be ranked for this request, by channel and by rule.
+
+Compiled at load. A rule that reads no offer field is evaluated once per request; one
+that reads only offer fields once per offer, here; one that reads both once per distinct
+value of the offer fields it reads (`offer.product in customer.attributes.owned_products`:
+once per product). These outcomes decide every verdict: each offer's verdict is looked
+up by the outcomes its rules read, and the screening made from all the verdicts (with
+the boosts and the eligible offers laid out for arbitration) by the verdicts; both
+lookups, and the request's whole set of outcomes, are remembered. A request like one
+seen before builds no per-offer object.
+"""
 
 from __future__ import annotations
 
-from nextbest.bundle import Bundle, Rule, offer_facts
-from nextbest.decide.values import ELIGIBLE, NOT_ON_CHANNEL, DropReason, Facts, Verdict
-from nextbest.fields import Value
+import operator
+from collections.abc import Callable, Sequence
+from itertools import compress
+from typing import TypeVar
 
-__all__ = ["Eligibility"]
+import msgspec
+import numpy as np
+
+from nextbest.bundle import Bundle, offer_facts
+from nextbest.decide.values import (
+    ELIGIBLE,
+    NOT_ON_CHANNEL,
+    DropReason,
+    Facts,
+    FloatArray,
+    Verdict,
+)
+from nextbest.fields import Value
+from nextbest.rules import Evaluator
+
+__all__ = ["Eligibility", "Screening"]
 
 _NO_OFFER: dict[str, Value] = {}
 
+K = TypeVar("K")
+
+_REMEMBERED = 4096
+"""Screenings kept, and sets of outcomes (then each forgotten all at once): a bound
+however many combinations the traffic reaches."""
+
+Outcomes = tuple[bool, ...]
+"""One request's outcomes, one per probe (a rule evaluated for the request, with an
+offer's facts when it reads the offer)."""
+
+_Lookup = tuple[int, Callable[[Outcomes], object], dict[object, int]]
+
+
+class Screening(msgspec.Struct, frozen=True):
+    """Eligibility's answer for one request, with what arbitration reads from it laid out.
+    Shared by every request with the same verdicts: never changed."""
+
+    verdicts: tuple[Verdict, ...]
+    """Catalogue order."""
+    boost: FloatArray
+    """Each offer's boost (read-only)."""
+    boosted: bool
+    """Whether any boost differs from 1 (x * 1 is x: the multiplication can be skipped)."""
+    pinned: tuple[int, ...]
+    """The eligible pinned offers' indices, in tie-break (offer id) order."""
+    unpinned: tuple[int, ...]
+    """The other eligible offers' indices, in tie-break order."""
+
+
+def _projection(facts: dict[str, Value], paths: Sequence[str]) -> tuple[object, ...]:
+    """What an evaluator reading `paths` sees of an offer, hashable and typed (True and 1
+    must not fall together)."""
+    values = (facts.get(path) for path in paths)
+    return tuple((type(v), tuple(v) if isinstance(v, list) else v) for v in values)
+
 
 class Eligibility:
-    """Each offer's verdict: dropped (off the channel, or by a `drop` / `require` rule),
-    pinned, boosted. Rules that read no offer field are evaluated once per request."""
+    """Each offer's verdict: dropped (off the channel, by a `drop` / `require` rule, or
+    withheld by an experiment arm), pinned, boosted. `withheld` (catalogue order, None to
+    keep the offer's own verdict) replaces verdicts for a `no_offer` arm."""
 
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, withheld: Sequence[Verdict | None] = ()) -> None:
         offers = bundle.offers
-        self._offer_facts = [offer_facts(o) for o in offers]
-        self._on_channel = {
-            channel: tuple(channel in o.channels for o in offers)
-            for channel in bundle.vocabulary.channels
-        }
-        self._rules_for: tuple[tuple[Rule, ...], ...] = tuple(
-            tuple(r for r in bundle.rules if o.index in r.offers) for o in offers
-        )
-        self._request_rules = tuple(r for r in bundle.rules if not r.expression.uses_offer)
+        facts = [offer_facts(o) for o in offers]
+        self._rules = bundle.rules
         self._drop_reasons = {r.id: DropReason("rule", r.id) for r in bundle.rules}
+        self._by_id = tuple(o.index for o in sorted(offers, key=lambda o: o.id))
+        self._in_id_order = _picker(self._by_id)
+        self._rules_for = tuple(
+            tuple(n for n, r in enumerate(bundle.rules) if o.index in r.offers) for o in offers
+        )
+        self._probes, self._outcome_of = _probes(bundle, facts)
+
+        self._verdicts: list[Verdict] = []
+        self._code_of: dict[Verdict, int] = {}
+        self._boost: list[float] = []
+        self._pinned: list[bool] = []
+        """By verdict code: eligible and pinned."""
+        self._unpinned: list[bool] = []
+        """By verdict code: eligible and not pinned."""
+        self._ones = np.ones(len(offers))
+        self._ones.flags.writeable = False
+        self._constant: dict[str, list[int]] = {}
+        """Per channel, each offer's verdict code, or -1 when it depends on the outcomes."""
+        self._lookups: dict[str, tuple[_Lookup, ...]] = {}
+        """Per channel, for each offer whose verdict depends on the outcomes: its index, the
+        outcomes it reads, and its verdict code by them (learnt as they are met)."""
+        held = list(withheld) or [None] * len(offers)
+        for channel in bundle.vocabulary.channels:
+            constant: list[int] = []
+            lookups: list[_Lookup] = []
+            for o, verdict in zip(offers, held, strict=True):
+                reads = self._reads(o.index)
+                if channel not in o.channels:
+                    verdict = verdict or NOT_ON_CHANNEL
+                elif verdict is None and reads:
+                    lookups.append((o.index, operator.itemgetter(*reads), {}))
+                    constant.append(-1)
+                    continue
+                constant.append(self._code(verdict or self._verdict(o.index, {})))
+            self._constant[channel] = constant
+            self._lookups[channel] = tuple(lookups)
+        self._screenings: dict[tuple[int, ...], Screening] = {}
+        self._seen: dict[tuple[str, Outcomes], Screening] = {}
+
+    def screen(self, facts: Facts, channel: str) -> Screening:
+        outcomes = tuple([evaluate(facts, offer) for evaluate, offer in self._probes])
+        seen = (channel, outcomes)
+        screening = self._seen.get(seen)
+        if screening is None:
+            screening = self._screening(channel, outcomes)
+            _remember(self._seen, seen, screening)
+        return screening
 
     def verdicts(self, facts: Facts, channel: str) -> tuple[Verdict, ...]:
-        once = {r.id: r.expression.evaluate(facts, _NO_OFFER) for r in self._request_rules}
-        verdicts: list[Verdict] = []
-        for index, (on_channel, rules) in enumerate(
-            zip(self._on_channel[channel], self._rules_for, strict=True)
-        ):
-            if not on_channel:
-                verdicts.append(NOT_ON_CHANNEL)
-            elif not rules:
-                verdicts.append(ELIGIBLE)
-            else:
-                verdicts.append(self._judge(facts, once, rules, self._offer_facts[index]))
-        return tuple(verdicts)
+        return self.screen(facts, channel).verdicts
 
-    def _judge(
-        self,
-        facts: Facts,
-        once: dict[str, bool],
-        rules: tuple[Rule, ...],
-        offer: dict[str, Value],
-    ) -> Verdict:
+    def _screening(self, channel: str, outcomes: Outcomes) -> Screening:
+        codes = list(self._constant[channel])
+        for index, read, known in self._lookups[channel]:
+            met = read(outcomes)
+            code = known.get(met)
+            if code is None:
+                reads = self._reads(index)
+                met_by_probe = dict(zip(reads, (outcomes[p] for p in reads), strict=True))
+                code = known[met] = self._code(self._verdict(index, met_by_probe))
+            codes[index] = code
+        key = tuple(codes)
+        screening = self._screenings.get(key)
+        if screening is None:
+            screening = self._laid_out(key)
+            _remember(self._screenings, key, screening)
+        return screening
+
+    def _laid_out(self, codes: tuple[int, ...]) -> Screening:
+        boost = self._ones
+        if any(self._boost[c] != 1.0 for c in codes):
+            boost = np.array([self._boost[c] for c in codes], dtype=np.float64)
+            boost.flags.writeable = False
+        by_id = self._in_id_order(codes)
+        return Screening(
+            verdicts=tuple([self._verdicts[c] for c in codes]),
+            boost=boost,
+            boosted=boost is not self._ones,
+            pinned=tuple(compress(self._by_id, [self._pinned[c] for c in by_id])),
+            unpinned=tuple(compress(self._by_id, [self._unpinned[c] for c in by_id])),
+        )
+
+    def _reads(self, index: int) -> list[int]:
+        """The probes whose outcomes the verdict of offer `index` depends on."""
+        outcomes = (self._outcome_of[n][index] for n in self._rules_for[index])
+        return sorted({o for o in outcomes if not isinstance(o, bool)})
+
+    def _code(self, verdict: Verdict) -> int:
+        code = self._code_of.get(verdict)
+        if code is None:
+            code = self._code_of[verdict] = len(self._verdicts)
+            self._verdicts.append(verdict)
+            self._boost.append(verdict.boost)
+            eligible = verdict.dropped_by is None
+            self._pinned.append(eligible and verdict.pinned)
+            self._unpinned.append(eligible and not verdict.pinned)
+        return code
+
+    def _verdict(self, index: int, met: dict[int, bool]) -> Verdict:
+        """The verdict of the rules on the offer `index`, given the outcomes `met` of the
+        probes they read."""
         pinned, boost, fired = False, 1.0, []
-        for rule in rules:
-            holds = once.get(rule.id)
-            if holds is None:
-                holds = rule.expression.evaluate(facts, offer)
+        for n in self._rules_for[index]:
+            rule = self._rules[n]
+            outcome = self._outcome_of[n][index]
+            holds = outcome if isinstance(outcome, bool) else met[outcome]
             if (rule.action == "drop" and holds) or (rule.action == "require" and not holds):
                 fired.append(rule.id)
                 return Verdict(self._drop_reasons[rule.id], pinned, boost, tuple(fired))
@@ -64,3 +198,46 @@ class Eligibility:
                 boost *= rule.factor
                 fired.append(rule.id)
         return Verdict(None, pinned, boost, tuple(fired)) if fired else ELIGIBLE
+
+
+def _probes(
+    bundle: Bundle, facts: Sequence[dict[str, Value]]
+) -> tuple[tuple[tuple[Evaluator, dict[str, Value]], ...], list[dict[int, int | bool]]]:
+    """The evaluations a request needs (a rule, and the offer facts it reads if any), and
+    per rule, per offer it applies to: the position of its evaluation there, or its
+    outcome when it reads only the offer (the same for every request)."""
+    probes: list[tuple[Evaluator, dict[str, Value]]] = []
+    outcome_of: list[dict[int, int | bool]] = []
+    for rule in bundle.rules:
+        paths = sorted(p for p in rule.expression.fields if p.startswith("offer."))
+        evaluate = rule.expression.evaluate
+        outcome: dict[int, int | bool] = {}
+        if not paths:
+            probes.append((evaluate, _NO_OFFER))
+            outcome = dict.fromkeys(rule.offers, len(probes) - 1)
+        elif len(paths) == len(rule.expression.fields):
+            outcome = {i: evaluate(_NO_OFFER, facts[i]) for i in rule.offers}
+        else:
+            probe_of: dict[tuple[object, ...], int] = {}
+            for i in sorted(rule.offers):
+                seen = _projection(facts[i], paths)
+                if seen not in probe_of:
+                    probes.append((evaluate, facts[i]))
+                    probe_of[seen] = len(probes) - 1
+                outcome[i] = probe_of[seen]
+        outcome_of.append(outcome)
+    return tuple(probes), outcome_of
+
+
+def _picker(indices: Sequence[int]) -> Callable[[Sequence[int]], tuple[int, ...]]:
+    """The items at `indices` of a sequence, as a tuple (itemgetter's, in C, for two or
+    more)."""
+    if len(indices) >= 2:
+        return operator.itemgetter(*indices)
+    return lambda items: tuple(items[i] for i in indices)
+
+
+def _remember(memo: dict[K, Screening], key: K, screening: Screening) -> None:
+    if len(memo) >= _REMEMBERED:
+        memo.clear()
+    memo[key] = screening

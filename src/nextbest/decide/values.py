@@ -1,14 +1,18 @@
 """The values a decision passes from stage to stage; each stage makes new ones.
 
 request -> Facts -> Verdicts -> propensities -> Ranking -> Selection -> Decision
+
+The values made once or more per decision are frozen msgspec Structs, not dataclasses: a
+frozen dataclass pays an `object.__setattr__` per field in `__init__`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -61,8 +65,7 @@ BELOW_LIMIT = DropReason("rank")
 WITHHELD = DropReason("degraded")
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """What eligibility said about one offer for one request."""
 
     dropped_by: DropReason | None = None
@@ -76,8 +79,7 @@ ELIGIBLE = Verdict()
 NOT_ON_CHANNEL = Verdict(dropped_by=OFF_CHANNEL)
 
 
-@dataclass(frozen=True, slots=True)
-class StageTimings:
+class StageTimings(msgspec.Struct, frozen=True):
     """Nanoseconds spent in each stage of one decision."""
 
     rules_ns: int = 0
@@ -86,8 +88,7 @@ class StageTimings:
     pressure_ns: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Ranking:
+class Ranking(msgspec.Struct, frozen=True):
     """The decision before contact pressure: every offer's scores and verdict (catalogue
     order), and the eligible offers' ids in rank order."""
 
@@ -107,14 +108,13 @@ class Ranking:
     """The experiment and arm the decision was made in; None when no experiment applies."""
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(msgspec.Struct, frozen=True):
     """The offers contact pressure let through, in rank order; the ones it held back with
     their reason; and whether the store could not be asked (`degraded_mode` says how the
     answer was made instead)."""
 
     selected: tuple[str, ...]
-    blocked: Mapping[str, DropReason] = field(default_factory=dict)
+    blocked: Mapping[str, DropReason] = msgspec.field(default_factory=dict)
     degraded_mode: str | None = None
     exploration: Explored | None = None
 
@@ -135,8 +135,7 @@ class Explored:
     caps allowed at the start."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     """The finished decision: the answer, and what it was made from."""
 
     response: DecisionResponse
