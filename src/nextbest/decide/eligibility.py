@@ -87,11 +87,13 @@ class Eligibility:
         self._rules_for = tuple(
             tuple(n for n, r in enumerate(bundle.rules) if o.index in r.offers) for o in offers
         )
-        self._probes, self._outcome_of = _probes(bundle, facts)
+        self._probes = _Probes(bundle, facts)
+        self._outcome_of = self._probes.outcome_of
 
         self._verdicts: list[Verdict] = []
         self._code_of: dict[Verdict, int] = {}
         self._boost: list[float] = []
+        self._boosted: list[bool] = []
         self._pinned: list[bool] = []
         """By verdict code: eligible and pinned."""
         self._unpinned: list[bool] = []
@@ -122,7 +124,7 @@ class Eligibility:
         self._seen: dict[tuple[str, Outcomes], Screening] = {}
 
     def screen(self, facts: Facts, channel: str) -> Screening:
-        outcomes = tuple([evaluate(facts, offer) for evaluate, offer in self._probes])
+        outcomes = self._probes.outcomes(facts)
         seen = (channel, outcomes)
         screening = self._seen.get(seen)
         if screening is None:
@@ -152,16 +154,16 @@ class Eligibility:
 
     def _laid_out(self, codes: tuple[int, ...]) -> Screening:
         boost = self._ones
-        if any(self._boost[c] != 1.0 for c in codes):
-            boost = np.array([self._boost[c] for c in codes], dtype=np.float64)
+        if any(map(self._boosted.__getitem__, codes)):
+            boost = np.array(list(map(self._boost.__getitem__, codes)), dtype=np.float64)
             boost.flags.writeable = False
         by_id = self._in_id_order(codes)
         return Screening(
-            verdicts=tuple([self._verdicts[c] for c in codes]),
+            verdicts=tuple(map(self._verdicts.__getitem__, codes)),
             boost=boost,
             boosted=boost is not self._ones,
-            pinned=tuple(compress(self._by_id, [self._pinned[c] for c in by_id])),
-            unpinned=tuple(compress(self._by_id, [self._unpinned[c] for c in by_id])),
+            pinned=tuple(compress(self._by_id, map(self._pinned.__getitem__, by_id))),
+            unpinned=tuple(compress(self._by_id, map(self._unpinned.__getitem__, by_id))),
         )
 
     def _reads(self, index: int) -> list[int]:
@@ -175,6 +177,7 @@ class Eligibility:
             code = self._code_of[verdict] = len(self._verdicts)
             self._verdicts.append(verdict)
             self._boost.append(verdict.boost)
+            self._boosted.append(verdict.boost != 1.0)
             eligible = verdict.dropped_by is None
             self._pinned.append(eligible and verdict.pinned)
             self._unpinned.append(eligible and not verdict.pinned)
@@ -200,33 +203,75 @@ class Eligibility:
         return Verdict(None, pinned, boost, tuple(fired)) if fired else ELIGIBLE
 
 
-def _probes(
-    bundle: Bundle, facts: Sequence[dict[str, Value]]
-) -> tuple[tuple[tuple[Evaluator, dict[str, Value]], ...], list[dict[int, int | bool]]]:
-    """The evaluations a request needs (a rule, and the offer facts it reads if any), and
-    per rule, per offer it applies to: the position of its evaluation there, or its
-    outcome when it reads only the offer (the same for every request)."""
-    probes: list[tuple[Evaluator, dict[str, Value]]] = []
-    outcome_of: list[dict[int, int | bool]] = []
-    for rule in bundle.rules:
-        paths = sorted(p for p in rule.expression.fields if p.startswith("offer."))
-        evaluate = rule.expression.evaluate
-        outcome: dict[int, int | bool] = {}
-        if not paths:
-            probes.append((evaluate, _NO_OFFER))
-            outcome = dict.fromkeys(rule.offers, len(probes) - 1)
-        elif len(paths) == len(rule.expression.fields):
-            outcome = {i: evaluate(_NO_OFFER, facts[i]) for i in rule.offers}
-        else:
-            probe_of: dict[tuple[object, ...], int] = {}
-            for i in sorted(rule.offers):
-                seen = _projection(facts[i], paths)
-                if seen not in probe_of:
-                    probes.append((evaluate, facts[i]))
-                    probe_of[seen] = len(probes) - 1
-                outcome[i] = probe_of[seen]
-        outcome_of.append(outcome)
-    return tuple(probes), outcome_of
+class _OfferGroups:
+    """A rule that reads the request and the offer, for each distinct value of the offer
+    fields it reads (one offer's facts each). Its outcomes for a request depend only on
+    the request fields it reads: they are remembered by their values."""
+
+    def __init__(self, evaluate: Evaluator, offers: Sequence[dict[str, Value]]) -> None:
+        self._evaluate = evaluate
+        self._offers = tuple(offers)
+        self.count = len(self._offers)
+        self._outcomes: dict[tuple[object, ...], Outcomes] = {}
+
+    def outcomes(self, facts: Facts, reads: Sequence[str]) -> Outcomes:
+        seen = _projection(facts, reads)
+        found = self._outcomes.get(seen)
+        if found is None:
+            evaluate = self._evaluate
+            found = tuple([evaluate(facts, offer) for offer in self._offers])
+            if len(self._outcomes) >= _REMEMBERED:
+                self._outcomes.clear()
+            self._outcomes[seen] = found
+        return found
+
+
+class _Probes:
+    """The evaluations a request needs, their outcomes in one tuple: the rules that read no
+    offer field, then each rule that reads both the request and the offer, once per
+    group of offers that agree on the offer fields it reads."""
+
+    def __init__(self, bundle: Bundle, facts: Sequence[dict[str, Value]]) -> None:
+        self.outcome_of: list[dict[int, int | bool]] = []
+        """Per rule, per offer it applies to: the position of its outcome in a request's
+        outcomes, or its outcome when it reads only the offer (the same for every
+        request)."""
+        once: list[Evaluator] = []
+        grouped: list[tuple[int, dict[int, int], _OfferGroups, list[str]]] = []
+        for n, rule in enumerate(bundle.rules):
+            evaluate = rule.expression.evaluate
+            offer_paths = sorted(p for p in rule.expression.fields if p.startswith("offer."))
+            outcome: dict[int, int | bool] = {}
+            if not offer_paths:
+                outcome = dict.fromkeys(rule.offers, len(once))
+                once.append(evaluate)
+            elif len(offer_paths) == len(rule.expression.fields):
+                outcome = {i: evaluate(_NO_OFFER, facts[i]) for i in rule.offers}
+            else:
+                group_of: dict[tuple[object, ...], int] = {}
+                representatives: list[dict[str, Value]] = []
+                members: dict[int, int] = {}
+                for i in sorted(rule.offers):
+                    seen = _projection(facts[i], offer_paths)
+                    if seen not in group_of:
+                        group_of[seen] = len(representatives)
+                        representatives.append(facts[i])
+                    members[i] = group_of[seen]
+                reads = sorted(set(rule.expression.fields) - set(offer_paths))
+                grouped.append((n, members, _OfferGroups(evaluate, representatives), reads))
+            self.outcome_of.append(outcome)
+        self.once = tuple(once)
+        position = len(once)
+        for n, members, groups, _ in grouped:
+            self.outcome_of[n] = {i: position + g for i, g in members.items()}
+            position += groups.count
+        self.groups = tuple((groups, reads) for _, _, groups, reads in grouped)
+
+    def outcomes(self, facts: Facts) -> Outcomes:
+        outcomes = [evaluate(facts, _NO_OFFER) for evaluate in self.once]
+        for groups, reads in self.groups:
+            outcomes.extend(groups.outcomes(facts, reads))
+        return tuple(outcomes)
 
 
 def _picker(indices: Sequence[int]) -> Callable[[Sequence[int]], tuple[int, ...]]:

@@ -29,6 +29,10 @@ __all__ = ["ResponseBuilder"]
 
 
 class ResponseBuilder:
+    """What each answer repeats of an offer is read once, here; a decision's numbers are
+    read from the ranking's arrays as Python floats (`item`, or `tolist` for the whole
+    catalogue), rounded as the wire says."""
+
     def __init__(self, bundle: Bundle) -> None:
         self._offers = bundle.offers
         self._index_of = {o.id: o.index for o in bundle.offers}
@@ -36,8 +40,9 @@ class ResponseBuilder:
 
     def response(self, ranking: Ranking, selection: Selection) -> DecisionResponse:
         request = ranking.request
-        selected = [self._index_of[o] for o in selection.selected]
-        offers = [self._ranked_offer(rank, i, ranking) for rank, i in enumerate(selected, start=1)]
+        index_of = self._index_of
+        selected = [index_of[o] for o in selection.selected]
+        offers = self._ranked_offers(selected, ranking)
         explanation = (
             self._explain(ranking, selected, selection.blocked, selection.exploration)
             if request.explain
@@ -56,18 +61,25 @@ class ResponseBuilder:
             arm=msgspec.UNSET if assignment is None else assignment.arm.id,
         )
 
-    def _ranked_offer(self, rank: int, i: int, ranking: Ranking) -> RankedOffer:
-        offer: Offer = self._offers[i]
-        return RankedOffer(
-            rank=rank,
-            offer_id=offer.id,
-            name=offer.name,
-            category=offer.category,
-            priority=round(float(ranking.priority[i]), 6),
-            propensity=round(float(ranking.propensity[i]), 6),
-            value=round(float(ranking.value[i]), 2),
-            treatment=dict(offer.treatment),
-        )
+    def _ranked_offers(self, selected: Sequence[int], ranking: Ranking) -> list[RankedOffer]:
+        priority, propensity, value = ranking.priority, ranking.propensity, ranking.value
+        offers = self._offers
+        ranked = []
+        for rank, i in enumerate(selected, start=1):
+            offer: Offer = offers[i]
+            ranked.append(
+                RankedOffer(
+                    rank=rank,
+                    offer_id=offer.id,
+                    name=offer.name,
+                    category=offer.category,
+                    priority=round(priority.item(i), 6),
+                    propensity=round(propensity.item(i), 6),
+                    value=round(value.item(i), 2),
+                    treatment=dict(offer.treatment),
+                )
+            )
+        return ranked
 
     def _explain(
         self,
@@ -77,6 +89,12 @@ class ResponseBuilder:
         explored: Explored | None,
     ) -> Explanation:
         rank_of = {i: rank for rank, i in enumerate(selected, start=1)}
+        propensity = ranking.propensity.tolist()
+        value = ranking.value.tolist()
+        lever = ranking.lever.tolist()
+        weight = ranking.weight.tolist()
+        boost = ranking.boost.tolist()
+        priority = ranking.priority.tolist()
         candidates = []
         for offer, verdict in zip(self._offers, ranking.verdicts, strict=True):
             i = offer.index
@@ -88,13 +106,13 @@ class ResponseBuilder:
                 Candidate(
                     offer_id=offer.id,
                     category=offer.category,
-                    propensity=round(float(ranking.propensity[i]), 6),
-                    value=round(float(ranking.value[i]), 2),
-                    lever=float(ranking.lever[i]),
-                    context_weight=round(float(ranking.weight[i]), 6),
-                    boost=float(ranking.boost[i]),
+                    propensity=round(propensity[i], 6),
+                    value=round(value[i], 2),
+                    lever=lever[i],
+                    context_weight=round(weight[i], 6),
+                    boost=boost[i],
                     pinned=verdict.pinned,
-                    priority=round(float(ranking.priority[i]), 6),
+                    priority=round(priority[i], 6),
                     outcome="selected" if rank is not None else "dropped",
                     reason=reason.wire if reason is not None else None,
                     rank=rank,

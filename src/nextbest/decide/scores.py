@@ -25,6 +25,14 @@ def _propensities(
     return list(propensity)
 
 
+def _by_one_model(
+    _fixed: FloatArray, models: Sequence[PropensityModel], facts: Sequence[Facts]
+) -> list[FloatArray]:
+    """As `_propensities` when one model scores every offer, in catalogue order: its rows
+    as they are (no fixed propensity to copy in, no columns to place)."""
+    return list(models[0].score_many(facts))
+
+
 def _reassigned(
     bundle: Bundle, model_of: Mapping[int, str]
 ) -> tuple[FloatArray, tuple[PropensityModel, ...]]:
@@ -55,7 +63,11 @@ class Scorer:
         fixed, models = _reassigned(bundle, model_of or {})
         # no reference back to the scorer: a replaced one is freed at once, without
         # waiting for the cycle collector (start-up objects are frozen out of it)
-        self._score_many = functools.partial(_propensities, fixed, models)
+        covers_all = len(models) == 1 and np.array_equal(
+            models[0].offer_indices, np.arange(len(fixed))
+        )
+        score_many = _by_one_model if covers_all else _propensities
+        self._score_many = functools.partial(score_many, fixed, models)
         self._batcher = ScoringBatcher(self._score_many)
 
     @property

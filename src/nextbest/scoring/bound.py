@@ -8,7 +8,7 @@ and runs. The offer columns are filled at construction and never written again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,9 +41,12 @@ class _Slot:
         for name, column in runs.fixed.items():
             tiled = np.ascontiguousarray(np.tile(column, (count, 1)))
             self._bind_input(name, tiled)
-        for name, dtype, _, _ in runs.per_request:
+        self.fills: list[tuple[Callable[[Any], None], str, Mapping[str, int] | None]] = []
+        """For one request: each per-request column's fill, its source and its levels."""
+        for name, dtype, source, levels in runs.per_request:
             column = np.empty((rows, 1), dtype=dtype)
             self.columns.append(column.reshape(count, runs.rows))
+            self.fills.append((column.fill, source, levels))
             self._bind_input(name, column)
         self.output = np.empty((rows, runs.output_columns), dtype=runs.output_dtype)
         self.binding.bind_output(
@@ -90,10 +93,10 @@ class BoundRuns:
         """One row per request, one column per covered offer."""
         count = len(facts)
         slot = self._slot(count)
-        for column, (_, _, source, levels) in zip(slot.columns, self.per_request, strict=True):
-            if count == 1:
-                column.fill(_value(facts[0].get(source), levels))
-            else:
+        if count == 1:
+            _fill_one(slot.fills, facts[0])
+        else:
+            for column, (_, _, source, levels) in zip(slot.columns, self.per_request, strict=True):
                 values = [_value(f.get(source), levels) for f in facts]
                 column[:] = np.asarray(values, dtype=column.dtype).reshape(-1, 1)
         self.session.run_with_iobinding(slot.binding)
@@ -109,6 +112,21 @@ class BoundRuns:
             if count <= _CACHED_BATCH_SIZES:
                 slots[count] = slot
         return slot
+
+
+def _fill_one(
+    fills: Sequence[tuple[Callable[[Any], None], str, Mapping[str, int] | None]], facts: Facts
+) -> None:
+    """Each column filled with one request's value (as `_value`, a float or a string
+    taken as it is)."""
+    for fill, source, levels in fills:
+        value = facts.get(source)
+        if levels is None:
+            fill(value if type(value) is float else numeric_value(value))
+        elif type(value) is str:
+            fill(levels.get(value, UNKNOWN_LEVEL))
+        else:
+            fill(_value(value, levels))
 
 
 def _value(value: object, levels: Mapping[str, int] | None) -> float | int:
