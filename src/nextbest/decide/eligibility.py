@@ -13,8 +13,8 @@ seen before builds no per-offer object.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
-from itertools import compress
+from collections.abc import Callable, Mapping, Sequence
+from itertools import compress, repeat
 from typing import TypeVar
 
 import msgspec
@@ -46,7 +46,11 @@ Outcomes = tuple[bool, ...]
 """One request's outcomes, one per probe (a rule evaluated for the request, with an
 offer's facts when it reads the offer)."""
 
-_Lookup = tuple[int, Callable[[Outcomes], object], dict[object, int]]
+_Read = Callable[[Outcomes], object]
+
+ALWAYS = 0
+"""The position of the outcome that is always true (an offer whose verdict is the same
+for every request reads it)."""
 
 
 class Screening(msgspec.Struct, frozen=True):
@@ -100,26 +104,25 @@ class Eligibility:
         """By verdict code: eligible and not pinned."""
         self._ones = np.ones(len(offers))
         self._ones.flags.writeable = False
-        self._constant: dict[str, list[int]] = {}
-        """Per channel, each offer's verdict code, or -1 when it depends on the outcomes."""
-        self._lookups: dict[str, tuple[_Lookup, ...]] = {}
-        """Per channel, for each offer whose verdict depends on the outcomes: its index, the
-        outcomes it reads, and its verdict code by them (learnt as they are met)."""
+        self._lookups: dict[str, tuple[tuple[_Read, ...], tuple[dict[object, int], ...]]] = {}
+        """Per channel, for each offer: what it reads of a request's outcomes, and its
+        verdict code by that (learnt as they are met). An offer whose verdict does not
+        depend on them reads the first outcome, always true."""
         held = list(withheld) or [None] * len(offers)
         for channel in bundle.vocabulary.channels:
-            constant: list[int] = []
-            lookups: list[_Lookup] = []
+            reads: list[_Read] = []
+            codes: list[dict[object, int]] = []
             for o, verdict in zip(offers, held, strict=True):
-                reads = self._reads(o.index)
+                probes = self._reads(o.index)
                 if channel not in o.channels:
                     verdict = verdict or NOT_ON_CHANNEL
-                elif verdict is None and reads:
-                    lookups.append((o.index, operator.itemgetter(*reads), {}))
-                    constant.append(-1)
+                elif verdict is None and probes:
+                    reads.append(operator.itemgetter(*probes))
+                    codes.append({})
                     continue
-                constant.append(self._code(verdict or self._verdict(o.index, {})))
-            self._constant[channel] = constant
-            self._lookups[channel] = tuple(lookups)
+                reads.append(operator.itemgetter(ALWAYS))
+                codes.append({True: self._code(verdict or self._verdict(o.index, {}))})
+            self._lookups[channel] = (tuple(reads), tuple(codes))
         self._screenings: dict[tuple[int, ...], Screening] = {}
         self._seen: dict[tuple[str, Outcomes], Screening] = {}
 
@@ -136,21 +139,28 @@ class Eligibility:
         return self.screen(facts, channel).verdicts
 
     def _screening(self, channel: str, outcomes: Outcomes) -> Screening:
-        codes = list(self._constant[channel])
-        for index, read, known in self._lookups[channel]:
-            met = read(outcomes)
-            code = known.get(met)
-            if code is None:
-                reads = self._reads(index)
-                met_by_probe = dict(zip(reads, (outcomes[p] for p in reads), strict=True))
-                code = known[met] = self._code(self._verdict(index, met_by_probe))
-            codes[index] = code
-        key = tuple(codes)
-        screening = self._screenings.get(key)
+        reads, codes_by = self._lookups[channel]
+        met = list(map(operator.call, reads, repeat(outcomes)))
+        try:
+            codes = tuple(map(dict.__getitem__, codes_by, met))
+        except KeyError:
+            codes = self._learn(outcomes, codes_by, met)
+        screening = self._screenings.get(codes)
         if screening is None:
-            screening = self._laid_out(key)
-            _remember(self._screenings, key, screening)
+            screening = self._laid_out(codes)
+            _remember(self._screenings, codes, screening)
         return screening
+
+    def _learn(
+        self, outcomes: Outcomes, codes_by: Sequence[dict[object, int]], met: Sequence[object]
+    ) -> tuple[int, ...]:
+        """Each offer's verdict code, the ones not met before judged and kept."""
+        for index, (known, key) in enumerate(zip(codes_by, met, strict=True)):
+            if key not in known:
+                probes = self._reads(index)
+                met_by_probe = {p: outcomes[p] for p in probes}
+                known[key] = self._code(self._verdict(index, met_by_probe))
+        return tuple(map(dict.__getitem__, codes_by, met))
 
     def _laid_out(self, codes: tuple[int, ...]) -> Screening:
         boost = self._ones
@@ -236,7 +246,7 @@ class _Probes:
         """Per rule, per offer it applies to: the position of its outcome in a request's
         outcomes, or its outcome when it reads only the offer (the same for every
         request)."""
-        once: list[Evaluator] = []
+        once: list[Evaluator] = [_always]
         grouped: list[tuple[int, dict[int, int], _OfferGroups, list[str]]] = []
         for n, rule in enumerate(bundle.rules):
             evaluate = rule.expression.evaluate
@@ -272,6 +282,10 @@ class _Probes:
         for groups, reads in self.groups:
             outcomes.extend(groups.outcomes(facts, reads))
         return tuple(outcomes)
+
+
+def _always(_request: Mapping[str, Value], _offer: Mapping[str, Value]) -> bool:
+    return True
 
 
 def _picker(indices: Sequence[int]) -> Callable[[Sequence[int]], tuple[int, ...]]:
