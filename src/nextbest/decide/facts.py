@@ -8,6 +8,7 @@ empty cell is in training.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 
 from nextbest.bundle import Bundle
 from nextbest.decide.types import AttributeValue, DecisionRequest
@@ -28,6 +29,18 @@ def _kind_of(value: AttributeValue) -> FieldKind:
     return "string_list"
 
 
+_KINDS: dict[type, FieldKind] = {
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "string_list",
+}
+"""The kinds of values of the types msgspec decodes (others: `_kind_of`)."""
+
+_ROOTS: tuple[Root, Root] = ("customer", "context")
+
+
 class RequestReader:
     """Checks a request against the bundle's vocabulary and declared attributes and reads
     its facts. Built once per bundle."""
@@ -40,20 +53,20 @@ class RequestReader:
             ("customer.lifecycle_stage", frozenset(vocabulary.lifecycle_stages)),
         )
         catalogue = bundle.fields
-        self._built_in: tuple[tuple[str, Root, Callable[[object], Value]], ...] = tuple(
-            (f.path, f.root, f.reader())
-            for root in ("customer", "context")
-            for f in catalogue.of(root, attributes=False)
+        built_in = [f for root in _ROOTS for f in catalogue.of(root, attributes=False)]
+        self._paths = tuple(f.path for f in built_in)
+        # a built-in field is an attribute of its root (Field.reader): all read in one call
+        self._read_built_in: Callable[[DecisionRequest], tuple[Value, ...]] = attrgetter(
+            *(f"{f.root}.{f.name}" for f in built_in)
         )
-        self._declared: dict[Root, Mapping[str, FieldKind]] = {
-            "customer": catalogue.attribute_kinds("customer"),
-            "context": catalogue.attribute_kinds("context"),
+        self._declared: dict[Root, Mapping[str, tuple[FieldKind, str]]] = {
+            root: {f.name: (f.kind, f.path) for f in catalogue.of(root, attributes=True)}
+            for root in _ROOTS
         }
 
     def facts(self, request: DecisionRequest) -> Facts:
         """Raises InvalidRequestError listing every value the bundle does not know."""
-        roots: dict[Root, object] = {"customer": request.customer, "context": request.context}
-        facts: Facts = {path: read(roots[root]) for path, root, read in self._built_in}
+        facts: Facts = dict(zip(self._paths, self._read_built_in(request), strict=True))
         problems: list[tuple[str, str]] = []
         for path, allowed in self._allowed:
             value = facts[path]
@@ -78,11 +91,10 @@ class RequestReader:
     ) -> None:
         declared = self._declared[root]
         for name, value in given.items():
-            kind = declared.get(name)
-            if kind is None or value is None:
+            field = declared.get(name)
+            if field is None or value is None:
                 continue
-            if _kind_of(value) != kind:
-                problems.append(
-                    (f"{root}.attributes.{name}", f"expected a {kind}, got {type(value).__name__}")
-                )
-            facts[f"{root}.attributes.{name}"] = value
+            kind, path = field
+            if _KINDS.get(type(value)) != kind and _kind_of(value) != kind:
+                problems.append((path, f"expected a {kind}, got {type(value).__name__}"))
+            facts[path] = value
