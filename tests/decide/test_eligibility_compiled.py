@@ -204,3 +204,26 @@ def test_the_ranking_is_the_formulas_sort_whatever_the_propensities(
             key=lambda i: (not verdicts[i].pinned, -score[i], bundle.offers[i].id),
         )
         assert arbitration.order == tuple(bundle.offers[i].id for i in expected)
+
+
+def test_a_long_list_in_a_request_is_judged_but_not_kept(extended: Bundle) -> None:
+    long_list = [f"product-{n}" for n in range(1000)] + ["gas"]
+    requests = [
+        msgspec.convert(
+            {
+                "customer": {"id": "C", "clv": 10, "attributes": {"owned_products": owned}},
+                "context": {"channel": "call_center"},
+            },
+            DecisionRequest,
+        )
+        for owned in (long_list, ["gas"])
+    ]
+    reader, eligibility = RequestReader(extended), Eligibility(extended)
+    for request in requests:
+        facts = reader.facts(request)
+        assert eligibility.screen(facts, "call_center").verdicts == _reference(
+            extended, facts, "call_center"
+        )
+    kept = [key for groups, _ in eligibility._probes.groups for key in groups._outcomes]
+    assert kept
+    assert all(len(str(key)) < 1000 for key in kept)

@@ -13,6 +13,7 @@ seen before builds no per-offer object.
 from __future__ import annotations
 
 import operator
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from itertools import compress, repeat
 from typing import TypeVar
@@ -42,6 +43,9 @@ _REMEMBERED = 4096
 """Screenings kept, and sets of outcomes (then each forgotten all at once): a bound
 however many combinations the traffic reaches."""
 
+_LARGEST_REMEMBERED = 256
+"""Request values a rule reads are kept as a key only up to this many characters."""
+
 Outcomes = tuple[bool, ...]
 """One request's outcomes, one per probe (a rule evaluated for the request, with an
 offer's facts when it reads the offer)."""
@@ -69,7 +73,7 @@ class Screening(msgspec.Struct, frozen=True):
     """The other eligible offers' indices, in tie-break order."""
 
 
-def _projection(facts: dict[str, Value], paths: Sequence[str]) -> tuple[object, ...]:
+def _projection(facts: dict[str, Value], paths: Sequence[str]) -> tuple[tuple[type, object], ...]:
     """What an evaluator reading `paths` sees of an offer, hashable and typed (True and 1
     must not fall together)."""
     values = (facts.get(path) for path in paths)
@@ -94,6 +98,7 @@ class Eligibility:
         self._probes = _Probes(bundle, facts)
         self._outcome_of = self._probes.outcome_of
 
+        self._learning = threading.Lock()
         self._verdicts: list[Verdict] = []
         self._code_of: dict[Verdict, int] = {}
         self._boost: list[float] = []
@@ -134,9 +139,6 @@ class Eligibility:
             screening = self._screening(channel, outcomes)
             _remember(self._seen, seen, screening)
         return screening
-
-    def verdicts(self, facts: Facts, channel: str) -> tuple[Verdict, ...]:
-        return self.screen(facts, channel).verdicts
 
     def _screening(self, channel: str, outcomes: Outcomes) -> Screening:
         reads, codes_by = self._lookups[channel]
@@ -182,15 +184,21 @@ class Eligibility:
         return sorted({o for o in outcomes if not isinstance(o, bool)})
 
     def _code(self, verdict: Verdict) -> int:
+        """The verdict's code, its entries in the lists by code written before the code is
+        given out (a decider may be shared by threads)."""
         code = self._code_of.get(verdict)
         if code is None:
-            code = self._code_of[verdict] = len(self._verdicts)
-            self._verdicts.append(verdict)
-            self._boost.append(verdict.boost)
-            self._boosted.append(verdict.boost != 1.0)
-            eligible = verdict.dropped_by is None
-            self._pinned.append(eligible and verdict.pinned)
-            self._unpinned.append(eligible and not verdict.pinned)
+            with self._learning:
+                code = self._code_of.get(verdict)
+                if code is None:
+                    code = len(self._verdicts)
+                    self._verdicts.append(verdict)
+                    self._boost.append(verdict.boost)
+                    self._boosted.append(verdict.boost != 1.0)
+                    eligible = verdict.dropped_by is None
+                    self._pinned.append(eligible and verdict.pinned)
+                    self._unpinned.append(eligible and not verdict.pinned)
+                    self._code_of[verdict] = code
         return code
 
     def _verdict(self, index: int, met: dict[int, bool]) -> Verdict:
@@ -213,6 +221,18 @@ class Eligibility:
         return Verdict(None, pinned, boost, tuple(fired)) if fired else ELIGIBLE
 
 
+def _small(projection: tuple[tuple[type, object], ...]) -> bool:
+    """Whether request values are short enough to be kept as a key (a client's long list
+    must not be held in memory)."""
+    size = 0
+    for _, value in projection:
+        if isinstance(value, tuple):
+            size += len(value) + sum(map(len, value))
+        elif isinstance(value, str):
+            size += len(value)
+    return size <= _LARGEST_REMEMBERED
+
+
 class _OfferGroups:
     """A rule that reads the request and the offer, for each distinct value of the offer
     fields it reads (one offer's facts each). Its outcomes for a request depend only on
@@ -230,9 +250,10 @@ class _OfferGroups:
         if found is None:
             evaluate = self._evaluate
             found = tuple([evaluate(facts, offer) for offer in self._offers])
-            if len(self._outcomes) >= _REMEMBERED:
-                self._outcomes.clear()
-            self._outcomes[seen] = found
+            if _small(seen):
+                if len(self._outcomes) >= _REMEMBERED:
+                    self._outcomes.clear()
+                self._outcomes[seen] = found
         return found
 
 
