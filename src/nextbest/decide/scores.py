@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +31,10 @@ def _by_one_model(
     """As `_propensities` when one model scores every offer, in catalogue order: its rows
     as they are (no fixed propensity to copy in, no columns to place)."""
     return list(models[0].score_many(facts))
+
+
+def _alone(score_many: Callable[[Sequence[Facts]], list[FloatArray]], facts: Facts) -> FloatArray:
+    return score_many([facts])[0]
 
 
 def _reassigned(
@@ -68,6 +72,9 @@ class Scorer:
         )
         score_many = _by_one_model if covers_all else _propensities
         self._score_many = functools.partial(score_many, fixed, models)
+        self._score_one: Callable[[Facts], FloatArray] = (
+            models[0].score if covers_all else functools.partial(_alone, self._score_many)
+        )
         self._batcher = ScoringBatcher(self._score_many)
 
     @property
@@ -75,7 +82,7 @@ class Scorer:
         return self._batcher
 
     def score(self, facts: Facts) -> FloatArray:
-        return self._score_many([facts])[0]
+        return self._score_one(facts)
 
     async def score_together(self, facts: Facts) -> FloatArray:
         """As `score`, in one run with the other decisions that reach scoring in the same

@@ -92,15 +92,21 @@ class BoundRuns:
     def score_many(self, facts: Sequence[Facts]) -> npt.NDArray[np.float64]:
         """One row per request, one column per covered offer."""
         count = len(facts)
-        slot = self._slot(count)
         if count == 1:
-            _fill_one(slot.fills, facts[0])
-        else:
-            for column, (_, _, source, levels) in zip(slot.columns, self.per_request, strict=True):
-                values = [_value(f.get(source), levels) for f in facts]
-                column[:] = np.asarray(values, dtype=column.dtype).reshape(-1, 1)
+            return self.score_one(facts[0]).reshape(1, self.rows)
+        slot = self._slot(count)
+        for column, (_, _, source, levels) in zip(slot.columns, self.per_request, strict=True):
+            values = [_value(f.get(source), levels) for f in facts]
+            column[:] = np.asarray(values, dtype=column.dtype).reshape(-1, 1)
         self.session.run_with_iobinding(slot.binding)
         return slot.output[:, 1].astype(np.float64).reshape(count, self.rows)
+
+    def score_one(self, facts: Facts) -> npt.NDArray[np.float64]:
+        """One request's scores, one per covered offer."""
+        slot = self._slot(1)
+        _fill_one(slot.fills, facts)
+        self.session.run_with_iobinding(slot.binding)
+        return slot.output[:, 1].astype(np.float64)
 
     def _slot(self, count: int) -> _Slot:
         slots: dict[int, _Slot] | None = getattr(self._local, "slots", None)

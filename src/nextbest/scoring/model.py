@@ -97,7 +97,7 @@ class PropensityModel:
     def score(self, facts: Facts) -> FloatArray:
         """P(accept) for each covered offer, in `offer_indices` order."""
         if self._bound is not None:
-            return self._bound.score_many((facts,)).reshape(-1)
+            return self._bound.score_one(facts)
         feed: dict[str, npt.NDArray[Any]] = dict(self._fixed)
         rows = self._rows
         for name, kind, source in self._per_request:
