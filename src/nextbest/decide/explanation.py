@@ -63,19 +63,24 @@ class ResponseBuilder:
 
     def _ranked_offers(self, selected: Sequence[int], ranking: Ranking) -> list[RankedOffer]:
         priority, propensity, value = ranking.priority, ranking.propensity, ranking.value
+        numbers: list[float] = []
+        for i in selected:
+            numbers += (priority.item(i), propensity.item(i), value.item(i))
+        rounded = _rounded(numbers, "%.6f %.6f %.2f " * len(selected))
         offers = self._offers
         ranked = []
         for rank, i in enumerate(selected, start=1):
             offer: Offer = offers[i]
+            at = 3 * rank - 3
             ranked.append(
                 RankedOffer(
                     rank=rank,
                     offer_id=offer.id,
                     name=offer.name,
                     category=offer.category,
-                    priority=round(priority.item(i), 6),
-                    propensity=round(propensity.item(i), 6),
-                    value=round(value.item(i), 2),
+                    priority=rounded[at],
+                    propensity=rounded[at + 1],
+                    value=rounded[at + 2],
                     treatment=dict(offer.treatment),
                 )
             )
@@ -89,12 +94,19 @@ class ResponseBuilder:
         explored: Explored | None,
     ) -> Explanation:
         rank_of = {i: rank for rank, i in enumerate(selected, start=1)}
-        propensity = ranking.propensity.tolist()
-        value = ranking.value.tolist()
+        count = len(self._offers)
+        six_places = _rounded(
+            [*ranking.propensity.tolist(), *ranking.weight.tolist(), *ranking.priority.tolist()],
+            "%.6f " * (3 * count),
+        )
+        propensity, weight, priority = (
+            six_places[:count],
+            six_places[count : 2 * count],
+            six_places[2 * count :],
+        )
+        value = _rounded(ranking.value.tolist(), "%.2f " * count)
         lever = ranking.lever.tolist()
-        weight = ranking.weight.tolist()
         boost = ranking.boost.tolist()
-        priority = ranking.priority.tolist()
         candidates = []
         for offer, verdict in zip(self._offers, ranking.verdicts, strict=True):
             i = offer.index
@@ -106,13 +118,13 @@ class ResponseBuilder:
                 Candidate(
                     offer_id=offer.id,
                     category=offer.category,
-                    propensity=round(propensity[i], 6),
-                    value=round(value[i], 2),
+                    propensity=propensity[i],
+                    value=value[i],
                     lever=lever[i],
-                    context_weight=round(weight[i], 6),
+                    context_weight=weight[i],
                     boost=boost[i],
                     pinned=verdict.pinned,
-                    priority=round(priority[i], 6),
+                    priority=priority[i],
                     outcome="selected" if rank is not None else "dropped",
                     reason=reason.wire if reason is not None else None,
                     rank=rank,
@@ -124,6 +136,15 @@ class ResponseBuilder:
         return Explanation(
             formula=formula(policy), candidates=candidates, exploration=_note(explored)
         )
+
+
+def _rounded(numbers: Sequence[float], places: str) -> list[float]:
+    """`round(x, n)` of each number, `places` giving n for each (`"%.6f %.2f "`), in one
+    formatting call for them all. The same floats: `%.nf` rounds a float's exact value to
+    n places, half to even, as `round` does (CPython converts both with the same correctly
+    rounded dtoa, mode 3), and reading the text back gives the float `round` returns;
+    NaN, infinities and the sign of zero come back as they were."""
+    return list(map(float, (places % tuple(numbers)).split()))
 
 
 def _note(explored: Explored | None) -> ExplorationNote | None:
