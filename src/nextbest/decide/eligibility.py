@@ -268,14 +268,17 @@ class _Probes:
         outcomes, or its outcome when it reads only the offer (the same for every
         request)."""
         once: list[Evaluator] = [_always]
+        position_of: dict[str, int] = {}
         grouped: list[tuple[int, dict[int, int], _OfferGroups, list[str]]] = []
         for n, rule in enumerate(bundle.rules):
             evaluate = rule.expression.evaluate
             offer_paths = sorted(p for p in rule.expression.fields if p.startswith("offer."))
             outcome: dict[int, int | bool] = {}
             if not offer_paths:
-                outcome = dict.fromkeys(rule.offers, len(once))
-                once.append(evaluate)
+                if rule.expression.source not in position_of:  # one evaluation per condition
+                    position_of[rule.expression.source] = len(once)
+                    once.append(evaluate)
+                outcome = dict.fromkeys(rule.offers, position_of[rule.expression.source])
             elif len(offer_paths) == len(rule.expression.fields):
                 outcome = {i: evaluate(_NO_OFFER, facts[i]) for i in rule.offers}
             else:
