@@ -35,16 +35,7 @@ UNIFORM = EpsilonGreedy(1.0)
 """An experiment arm's `random` policy: every slot drawn uniformly from the offers the
 caps allow, through exploration's sampling and its logged propensities."""
 
-__all__ = ["UNIFORM", "Decider", "new_decision_id"]
-
-_UUID4_CLEAR = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF
-_UUID4_SET = 0x00000000000040008000000000000000
-
-
-def new_decision_id() -> str:
-    """A random UUID (version 4) as 32 lowercase hex digits, as `uuid.uuid4().hex`, in
-    half its time."""
-    return f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
+__all__ = ["UNIFORM", "Decider"]
 
 
 class _Screened(msgspec.Struct, frozen=True):
@@ -175,7 +166,7 @@ class Decider:
         arbitration = screened.stages.arbiter.arbitrate(screened.facts, screening, propensity)
         return Ranking(
             request=request,
-            decision_id=decision_id or new_decision_id(),
+            decision_id=decision_id or os.urandom(16).hex(),  # as the service's
             facts=screened.facts,
             order=arbitration.order,
             verdicts=screening.verdicts,
