@@ -90,7 +90,7 @@ class Arbiter:
         if screening.boosted:
             priority *= boost
         ids = self._ids
-        order = tuple([ids[i] for i in self._rank(screening, priority)])
+        order = tuple(map(ids.__getitem__, self._rank(screening, priority)))
         return Arbitration(weight, value, self._lever, boost, priority, order)
 
     def _context_weight(self, facts: Facts) -> FloatArray:
@@ -127,10 +127,10 @@ class Arbiter:
         if math.isnan(sum(score)):  # NaN compares with nothing: rank as the formula says
             return self._rank_exactly(screening, score)
         by_score = score.__getitem__
-        return [
-            *sorted(screening.pinned, key=by_score, reverse=True),
-            *sorted(screening.unpinned, key=by_score, reverse=True),
-        ]
+        ranked = sorted(screening.unpinned, key=by_score, reverse=True)
+        if screening.pinned:
+            ranked[:0] = sorted(screening.pinned, key=by_score, reverse=True)
+        return ranked
 
     def _rank_exactly(self, screening: Screening, score: list[float]) -> list[int]:
         verdicts = screening.verdicts
