@@ -35,6 +35,7 @@ def test_values_are_read_from_the_environment() -> None:
         ("NEXTBEST_WATCH_QUIET_MS", "0"),
         ("NEXTBEST_SHUTDOWN_GRACE_S", "-1"),
         ("NEXTBEST_REDIS_BUDGET_MS", "0"),
+        ("NEXTBEST_REDIS_WAIT_REPLICAS", "-1"),
         ("NEXTBEST_DEGRADED_MODE", "web=maybe"),
     ],
 )
@@ -47,3 +48,11 @@ def test_the_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name in Settings.__struct_fields__:
         assert f"| `NEXTBEST_{name.upper()}` |" in readme, name
+
+
+def test_a_cluster_waits_for_one_replica_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).wait_replicas() == 0
+    assert Settings.from_env({"NEXTBEST_REDIS_CLUSTER": "true"}).wait_replicas() == 1
+    told = {"NEXTBEST_REDIS_CLUSTER": "true", "NEXTBEST_REDIS_WAIT_REPLICAS": "0"}
+    assert Settings.from_env(told).wait_replicas() == 0
+    assert Settings.from_env({"NEXTBEST_REDIS_WAIT_REPLICAS": "2"}).wait_replicas() == 2

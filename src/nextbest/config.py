@@ -62,6 +62,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """`redis_url` names a node of a Redis Cluster (and so does the history's Redis URL)."""
     redis_budget_ms: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     """The longest a decision waits on Redis before it degrades."""
+    redis_wait_replicas: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
+    """A call that records (contacts, feedback) is acknowledged only once this many
+    replicas have it (`WAIT`); unset: 1 on a Redis Cluster, 0 on one Redis."""
     max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 32
     """Decisions a worker works on at once; the others wait for their turn, in arrival
     order, before they start."""
@@ -113,6 +116,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """Comma-separated field paths a decision record keeps (empty: every field)."""
     history_exclude: str = ""
     """Comma-separated field paths a decision record never keeps (personal data)."""
+
+    def wait_replicas(self) -> int:
+        """`redis_wait_replicas`, or its default for the kind of Redis."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_cluster else 0
 
     def degraded_modes(self) -> tuple[str, dict[str, str]]:
         """(default mode, mode per channel)."""

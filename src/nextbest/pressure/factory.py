@@ -28,6 +28,7 @@ def open_gate(settings: Settings) -> PressureGate:
             max_connections=MAX_SCRIPT_CONNECTIONS,
             warm_connections=min(settings.max_in_flight, MAX_SCRIPT_CONNECTIONS),
             cluster=settings.redis_cluster,
+            wait_replicas=settings.wait_replicas(),
         )
     else:
         store = MemoryContactStore()

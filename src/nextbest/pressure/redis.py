@@ -107,11 +107,14 @@ class RedisContactStore:
         max_connections: int = 64,
         warm_connections: int = 16,
         cluster: bool = False,
+        wait_replicas: int = 0,
     ) -> RedisContactStore:
         """A store that never waits longer than `timeout_s` for a socket operation or for
         a free connection out of its `max_connections` (per server); `prepare` opens
         `warm_connections` of them (per server). With `cluster`, `url` names any node of a
-        Redis Cluster."""
+        Redis Cluster. With `wait_replicas`, a call that records (a decision's contacts,
+        feedback, a release) succeeds only once that many replicas have it (`WAIT`,
+        replica_wait.py)."""
         if cluster:
             from nextbest.pressure.redis_cluster import ClusterScripts
 
@@ -121,11 +124,19 @@ class RedisContactStore:
                     timeout_s=timeout_s,
                     max_connections=max_connections,
                     warm_connections=warm_connections,
+                    wait_replicas=wait_replicas,
                 )
             )
         pool = server_pool(url, max_connections=max_connections, timeout_s=timeout_s)
         client = Redis.from_pool(pool)
-        return cls(ServerScripts(client, max_connections=max_connections, warm=warm_connections))
+        return cls(
+            ServerScripts(
+                client,
+                max_connections=max_connections,
+                warm=warm_connections,
+                wait_replicas=wait_replicas,
+            )
+        )
 
     @property
     def scripts(self) -> ScriptTarget:
@@ -141,9 +152,10 @@ class RedisContactStore:
         keys: Sequence[str],
         args: Sequence[str | int],
         budget_s: float | None = None,
+        durable: bool = False,
     ) -> Reply:
         try:
-            return await self._scripts.run(script, keys, args, budget_s=budget_s)
+            return await self._scripts.run(script, keys, args, budget_s=budget_s, durable=durable)
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 
@@ -153,14 +165,15 @@ class RedisContactStore:
         keys: Sequence[str],
         args: Sequence[str | int],
         budget_s: float | None = None,
+        durable: bool = False,
     ) -> list[str | int]:
-        reply = await self._run(script, keys, args, budget_s)
+        reply = await self._run(script, keys, args, budget_s, durable)
         if not isinstance(reply, list) or not all(isinstance(r, str | int) for r in reply):
             raise StoreUnavailableError(f"redis: unexpected script reply {reply!r}")
         return [r for r in reply if isinstance(r, str | int)]
 
     async def _integer(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> int:
-        reply = await self._run(script, keys, args)
+        reply = await self._run(script, keys, args, durable=True)
         if not isinstance(reply, int):
             raise StoreUnavailableError(f"redis: unexpected script reply {reply!r}")
         return reply
@@ -190,7 +203,7 @@ class RedisContactStore:
             args.append(",".join(map(repr, picks)))
         keys = [prefix + suffix for suffix in policy_of]
         keys.append(prefix + _cancelled(contact_prefix))
-        reply = await self._flat_list(_SELECT, keys, args, budget_s)
+        reply = await self._flat_list(_SELECT, keys, args, budget_s, durable=record)
         split = reply.index("")
         policies = list(policy_of.values())
         counts = None

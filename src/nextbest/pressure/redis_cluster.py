@@ -50,6 +50,11 @@ __all__ = ["ClusterScripts"]
 _TOPOLOGY_TIMEOUT_S = 1.0
 """Slot-map queries run off the request path; a slow node should not fail them."""
 
+_TRYAGAIN_PAUSE_S = 0.002
+"""Between the tries of a call answered TRYAGAIN: moving one slot's keys takes a few ms."""
+_TRYAGAIN_S = 0.05
+"""How long a call without a budget of its own (feedback, release) tries again."""
+
 ServerFactory = Callable[[str, int], ServerScripts]
 
 _CLUSTER_ERRORS: dict[str, type[ResponseError]] = {
@@ -101,9 +106,11 @@ class ClusterScripts:
         timeout_s: float = 0.05,
         max_connections: int = 64,
         warm_connections: int = 16,
+        wait_replicas: int = 0,
     ) -> ClusterScripts:
         """`url` names any node of the cluster (its credentials, TLS and settings apply to
-        every node); each primary gets a pool as one server would (see `server_pool`)."""
+        every node); each primary gets a pool as one server would (see `server_pool`), and
+        a call that records is acknowledged once `wait_replicas` of its replicas have it."""
         cluster = RedisCluster.from_url(
             url,
             socket_timeout=_TOPOLOGY_TIMEOUT_S,
@@ -116,7 +123,10 @@ class ClusterScripts:
                 url, max_connections=max_connections, timeout_s=timeout_s, host=host, port=port
             )
             return ServerScripts(
-                Redis.from_pool(pool), max_connections=max_connections, warm=warm_connections
+                Redis.from_pool(pool),
+                max_connections=max_connections,
+                warm=warm_connections,
+                wait_replicas=wait_replicas,
             )
 
         return cls(cluster, server)
@@ -140,10 +150,34 @@ class ClusterScripts:
         args: Sequence[str | int],
         *,
         budget_s: float | None = None,
+        durable: bool = False,
     ) -> Reply:
         """With `budget_s`, waiting for the slot map (an unprepared store) is bounded by
         it too; a redirected call is a round trip of its own, with the same budget
-        (redirects happen only while a slot moves or a replica takes over)."""
+        (redirects happen only while a slot moves or a replica takes over). A call
+        answered TRYAGAIN (its slot is being migrated and its keys are split between the
+        two nodes, or not all there: the script did not run) is sent again every
+        `_TRYAGAIN_PAUSE_S` while the budget (without one, `_TRYAGAIN_S`) lasts."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + (_TRYAGAIN_S if budget_s is None else budget_s)
+        while True:
+            try:
+                return await self._run_once(script, keys, args, budget_s, durable)
+            except TryAgainError:
+                if loop.time() + _TRYAGAIN_PAUSE_S >= until:
+                    raise
+                await asyncio.sleep(_TRYAGAIN_PAUSE_S)
+                if budget_s is not None:
+                    budget_s = until - loop.time()
+
+    async def _run_once(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        budget_s: float | None,
+        durable: bool,
+    ) -> Reply:
         server = self.server(keys[0])
         if server is None:  # no map yet (not prepared: the cluster was down at start-up)
             self.refresh_soon()
@@ -154,21 +188,27 @@ class ClusterScripts:
             if server is None:
                 raise RedisConnectionError(f"no primary known for the slot of {keys[0]!r}")
         try:
-            return await server.runner.run(script, keys, args, budget_s=budget_s)
-        except ResponseError as exc:
+            try:
+                return await server.runner.run(
+                    script, keys, args, budget_s=budget_s, durable=durable
+                )
+            except ResponseError as exc:
+                error = _cluster_error(exc)
+                if isinstance(error, MovedError):  # the script did not run: once more, there
+                    self.refresh_soon()
+                    self._owners[error.slot_id] = self._moved[error.slot_id] = (
+                        f"{error.host}:{error.port}"
+                    )
+                    return await self._redirected(error).runner.run(
+                        script, keys, args, budget_s=budget_s, durable=durable
+                    )
+                if isinstance(error, AskError):
+                    return await self._redirected(error).runner.run(
+                        script, keys, args, asking=True, budget_s=budget_s, durable=durable
+                    )
+                raise error from None
+        except ResponseError as exc:  # here, or from the node a redirect named
             error = _cluster_error(exc)
-            if isinstance(error, MovedError):  # the script did not run: once more, there
-                self.refresh_soon()
-                self._owners[error.slot_id] = self._moved[error.slot_id] = (
-                    f"{error.host}:{error.port}"
-                )
-                return await self._redirected(error).runner.run(
-                    script, keys, args, budget_s=budget_s
-                )
-            if isinstance(error, AskError):
-                return await self._redirected(error).runner.run(
-                    script, keys, args, asking=True, budget_s=budget_s
-                )
             if isinstance(error, ClusterDownError | TryAgainError | ReadOnlyError):
                 self.refresh_soon()  # the map may be old
             raise error from None

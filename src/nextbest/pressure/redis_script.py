@@ -37,6 +37,8 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from nextbest.pressure.replica_wait import ReplicaWait
+
 __all__ = ["LuaScript", "Reply", "Script", "ScriptRunner", "ScriptTarget", "ServerScripts"]
 
 Reply: TypeAlias = "str | int | list[Reply] | None"
@@ -80,9 +82,11 @@ class ScriptTarget(Protocol):
         args: Sequence[str | int],
         *,
         budget_s: float | None = None,
+        durable: bool = False,
     ) -> Reply:
         """EVALSHA on the server that owns `keys` (one hash slot): one round trip, within
-        `budget_s` as `ScriptRunner.run` keeps it."""
+        `budget_s` as `ScriptRunner.run` keeps it; `durable` (a call that records),
+        acknowledged only once replicated when the target requires it (`ReplicaWait`)."""
         ...
 
     async def prepare(self, scripts: Sequence[Script]) -> None:
@@ -97,11 +101,22 @@ class ScriptTarget(Protocol):
 class ServerScripts:
     """ScriptTarget on one Redis server: a client and its ScriptRunner."""
 
-    def __init__(self, client: Redis, *, max_connections: int = 64, warm: int = 16) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        max_connections: int = 64,
+        warm: int = 16,
+        wait_replicas: int = 0,
+    ) -> None:
         self.client = client
         wait_s = client.connection_pool.connection_kwargs.get("socket_timeout") or 0.05
         self.runner = ScriptRunner(
-            client, max_connections=max_connections, wait_s=wait_s, warm=warm
+            client,
+            max_connections=max_connections,
+            wait_s=wait_s,
+            warm=warm,
+            replica_wait=ReplicaWait(wait_replicas) if wait_replicas else None,
         )
 
     def shard(self, key: str) -> str:  # noqa: ARG002 (one server holds every key)
@@ -114,8 +129,9 @@ class ServerScripts:
         args: Sequence[str | int],
         *,
         budget_s: float | None = None,
+        durable: bool = False,
     ) -> Reply:
-        return await self.runner.run(script, keys, args, budget_s=budget_s)
+        return await self.runner.run(script, keys, args, budget_s=budget_s, durable=durable)
 
     async def prepare(self, scripts: Sequence[Script]) -> None:
         for script in scripts:
@@ -136,9 +152,16 @@ class ScriptRunner:
     its reply when it has no budget."""
 
     def __init__(
-        self, client: Redis, *, max_connections: int, wait_s: float, warm: int = 0
+        self,
+        client: Redis,
+        *,
+        max_connections: int,
+        wait_s: float,
+        warm: int = 0,
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._client = client
+        self._replica_wait = replica_wait
         self._max_connections = max_connections
         self._wait_s = wait_s
         self._warm = min(warm, max_connections)
@@ -180,6 +203,7 @@ class ScriptRunner:
         *,
         asking: bool = False,
         budget_s: float | None = None,
+        durable: bool = False,
     ) -> Reply:
         """The script's reply; loads the script first when the server does not know it.
         With `asking`, ASKING goes first in the same packet (a cluster slot being
@@ -188,13 +212,18 @@ class ScriptRunner:
         the budget at most in all); then it takes a reply that has reached the worker by
         the time the worker gets to look, and otherwise raises redis-py's TimeoutError.
         (The scripts never answer nil, which is what a read that times out returns.)
-        Raises redis-py's errors (and OSError) as they come."""
+        With `durable` and a `replica_wait`, WAIT follows in the same packet and too few
+        replicas raise ReplicaWaitError. Raises redis-py's errors (and OSError) as they
+        come."""
         if budget_s is None:
             budget_s = self._wait_s
         deadline = asyncio.get_running_loop().time() + budget_s
         connection = await self._acquire(deadline)
+        wait = self._replica_wait if durable else None
         try:
-            reply = await self._call(connection, script, keys, args, asking, deadline, budget_s)
+            reply = await self._call(
+                connection, script, keys, args, asking, deadline, budget_s, wait
+            )
         except (asyncio.CancelledError, TimeoutError, RedisTimeoutError):
             self._discard(connection, with_idle=False)  # interrupted: the server may be fine
             raise
@@ -202,7 +231,7 @@ class ScriptRunner:
             self._discard(connection)
             raise
         self._release(connection)
-        if isinstance(reply, ResponseError):
+        if isinstance(reply, RedisError):
             raise reply
         return reply
 
@@ -215,33 +244,36 @@ class ScriptRunner:
         asking: bool,
         deadline: float,
         budget_s: float,
-    ) -> Reply | ResponseError:
-        """The reply, or the error the server answered with: the connection is then still
-        in step (every reply read) and may be reused. Sending must be done by `deadline`;
-        the replies have `budget_s` from the send."""
+        wait: ReplicaWait | None = None,
+    ) -> Reply | RedisError:
+        """The reply, or the error the server answered with (or ReplicaWaitError): the
+        connection is then still in step (every reply read) and may be reused. Sending
+        must be done by `deadline`; the replies have `budget_s` from the send."""
         command = _resp(("EVALSHA", script.sha, len(keys), *keys, *args))
         ask = _ASKING if asking else b""
+        then_wait = _resp(wait.command(budget_s)) if wait is not None else b""
         async with asyncio.timeout_at(deadline):
-            await connection.send_packed_command(ask + command)
+            await connection.send_packed_command(ask + command + then_wait)
         replies_by = _replies_by(budget_s)
         if asking:
             await _expect_ok(connection, replies_by)
-        try:
-            return await _read(connection, replies_by)
-        except NoScriptError:  # a restarted or newly promoted server: load it, here
+        reply = await _answer(connection, replies_by)
+        acknowledged = await _answer(connection, replies_by) if wait is not None else None
+        if isinstance(reply, NoScriptError):  # a restarted or newly promoted server: load it
             load = _resp(("SCRIPT", "LOAD", str(script.script)))
             async with asyncio.timeout(budget_s):
-                await connection.send_packed_command(load + ask + command, check_health=False)
+                await connection.send_packed_command(
+                    load + ask + command + then_wait, check_health=False
+                )
             replies_by = _replies_by(budget_s)
             await _read(connection, replies_by)
             if asking:
                 await _expect_ok(connection, replies_by)
-            try:
-                return await _read(connection, replies_by)
-            except ResponseError as exc:
-                return exc
-        except ResponseError as exc:
-            return exc
+            reply = await _answer(connection, replies_by)
+            acknowledged = await _answer(connection, replies_by) if wait is not None else None
+        if wait is None or isinstance(reply, ResponseError):
+            return reply
+        return wait.check(acknowledged) or reply
 
     async def _acquire(self, deadline: float | None = None) -> AbstractConnection:
         """An idle connection, a new one, or one handed over; not after `deadline`."""
@@ -364,6 +396,14 @@ async def _read(connection: AbstractConnection, deadline: float) -> Reply:
         if reply is None:
             raise RedisTimeoutError("no reply within the budget")
     return reply
+
+
+async def _answer(connection: AbstractConnection, deadline: float) -> Reply | ResponseError:
+    """As `_read`, an error the server answered with returned rather than raised."""
+    try:
+        return await _read(connection, deadline)
+    except ResponseError as exc:
+        return exc
 
 
 async def _expect_ok(connection: AbstractConnection, deadline: float) -> None:
