@@ -214,14 +214,22 @@ class RedisClusterNodes:
                 time.sleep(0.02)
 
     def wait_ok(self, timeout: float = 30.0) -> None:
-        """Until every running node reports `cluster_state:ok` and every replica is in sync
-        with its primary (a replica that never synced cannot take over)."""
+        """Until every running node reports `cluster_state:ok`, every replica is in sync
+        with its primary (a replica that never synced cannot take over) and no node is
+        rewriting its append-only file (a replica rewrites it after a full sync; until
+        the rewrite is done, what it appends is in a file it would not load after a
+        crash)."""
 
         def ok(client: redis.Redis) -> bool:
             if "cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
                 return False
             replication = client.info("replication")
-            return replication["role"] == "master" or replication["master_link_status"] == "up"
+            if replication["role"] != "master" and replication["master_link_status"] != "up":
+                return False
+            persistence = client.info("persistence")
+            return not (
+                persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"]
+            )
 
         for port in self.running:
             self._wait(ok, port, timeout)
@@ -250,6 +258,24 @@ class RedisClusterNodes:
                 if role[0] == "slave" and int(role[2]) == primary:
                     return port
         raise ServerError(f"no running replica of {primary}")
+
+    def pause(self, port: int) -> None:
+        """Stop the node on `port` with SIGSTOP: it reads nothing (what is sent to it waits
+        in its socket buffers) and answers nothing, until it is killed. Returns once it
+        has stopped (where /proc tells)."""
+        process = self._processes[port]
+        process.send_signal(signal.SIGSTOP)
+        stat = Path(f"/proc/{process.pid}/stat")
+        deadline = time.monotonic() + 5
+        while stat.exists() and stat.read_text().rpartition(")")[2].split()[0] != "T":
+            if time.monotonic() > deadline:
+                raise ServerError(f"cluster node {port} did not stop")
+            time.sleep(0.001)
+
+    def node_id(self, port: int) -> str:
+        with self.client(port) as client:
+            node_id: str = client.execute_command("CLUSTER", "MYID")
+            return node_id
 
     def kill(self, port: int) -> None:
         process = self._processes.pop(port)

@@ -4,6 +4,7 @@ trip to the customer's primary, caps across service replicas, failover, idempote
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from typing import Any
@@ -245,6 +246,196 @@ def test_a_killed_primary_degrades_only_its_customers_and_the_store_recovers_by_
     assert all(v == ["d-before:a", "d-before:b"] for v in result["kept"].values()), result
     assert result["again"] == ("a",), "the week cap counts the contacts from before"
     assert result["recovered_s"] < 30
+
+
+@pytest.mark.parametrize("wait_replicas", [1, 0])
+def test_with_wait_every_acknowledged_contact_survives_its_primarys_death(
+    redis_cluster: RedisClusterNodes, wait_replicas: int
+) -> None:
+    """Recorded decisions go on while the replica of their primary is stalled (SIGSTOP:
+    what the primary sends it waits in its socket, unread); then the primary is killed
+    with SIGKILL right after its last acknowledgement, and so is the replica, which
+    restarts from its own append-only file: the replication stream in flight is lost, as
+    when a primary's host dies with bytes on the wire. The replica is promoted. With
+    WAIT 1, a contact is acknowledged only once the replica has it, so every acknowledged
+    contact is on the promoted replica; without, those acknowledged during the stall are
+    not."""
+    many = Cap("many", 1000, 7 * DAY)
+
+    async def record(store: RedisContactStore, customers: list[str], n: int) -> set[str]:
+        acknowledged = set()
+        for i in range(n):
+            customer = customers[i % len(customers)]
+            decision = f"d{time.monotonic_ns()}"
+            try:
+                selection = await store.select(
+                    customer, decision, [CapCandidate("a", (many,))], 1, NOW, True, budget_s=0.1
+                )
+            except StoreUnavailableError:
+                continue
+            acknowledged.update(f"{customer}|{decision}:{o}" for o in selection.selected)
+        return acknowledged
+
+    async def scenario() -> tuple[set[str], set[str], int, int]:
+        store = RedisContactStore.from_url(
+            redis_cluster.url,
+            timeout_s=0.1,
+            warm_connections=2,
+            cluster=True,
+            wait_replicas=wait_replicas,
+        )
+        await store.prepare()
+        try:
+            customers = _customers_by_primary(store, 3)
+            victim = _port(store.shard("C-failover"))
+            replica = redis_cluster.replica_of(victim)
+            mine = customers[victim]
+            before = await record(store, mine, 12)
+            redis_cluster.pause(replica)
+            during = await record(store, mine, 6)
+            redis_cluster.kill(victim)
+        finally:
+            await store.aclose()
+        redis_cluster.kill(replica)
+        redis_cluster.start(replica)
+        with redis_cluster.client(replica) as client:
+            client.execute_command("CLUSTER", "FAILOVER", "FORCE")
+        await until(lambda: replica in redis_cluster.primaries(), "the replica's promotion")
+        kept = set()
+        with redis_cluster.client(replica) as client:
+            for customer in mine:
+                members = client.zrange(customer_key_prefix(customer) + "c:many", 0, -1)
+                kept.update(f"{customer}|{member}" for member in members)
+        return before | during, kept, len(before), len(during)
+
+    try:
+        acknowledged, kept, before, during = asyncio.run(scenario())
+    finally:
+        restart_killed_nodes(redis_cluster)
+    assert before == 12
+    lost = acknowledged - kept
+    if wait_replicas:
+        assert during == 0, "no write is acknowledged while the replica does not read"
+        assert lost == set()
+    else:
+        assert during == 6
+        assert lost, "what was acknowledged during the stall is lost"
+
+
+def _customers_in_one_slot(count: int) -> list[str]:
+    """`count` customers whose keys hash to the slot of the first."""
+    first = "C-reshard"
+    slot = key_slot(customer_key_prefix(first).encode())
+    found = [first]
+    for n in itertools.count():
+        if len(found) == count:
+            return found
+        if key_slot(customer_key_prefix(f"C-{n}").encode()) == slot:
+            found.append(f"C-{n}")
+    raise AssertionError("unreachable")
+
+
+def _move_slot(
+    cluster: RedisClusterNodes, slot: int, source: int, target: int, pause_s: float
+) -> int:
+    """Migrate `slot` from the primary on `source` to the one on `target` as redis-cli's
+    resharding does (IMPORTING, MIGRATING, MIGRATE, SETSLOT NODE), one key per MIGRATE
+    and `pause_s` between the steps, so that calls meet every state; the keys moved."""
+    source_id, target_id = cluster.node_id(source), cluster.node_id(target)
+    with cluster.client(source) as old, cluster.client(target) as new:
+        new.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        old.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        time.sleep(pause_s)
+        moved = 0
+        while keys := old.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10):
+            for key in keys:
+                old.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", key)
+                moved += 1
+                time.sleep(pause_s)
+        new.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        old.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+    for port in cluster.primaries():
+        if port not in (source, target):
+            with cluster.client(port) as other:
+                other.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+    return moved
+
+
+def test_a_slot_resharded_under_decisions_keeps_its_caps_and_is_followed(
+    redis_cluster: RedisClusterNodes, demo_bundle: Bundle
+) -> None:
+    """Four customers share a slot; each has one contact of the demo's 3-a-week sales cap
+    when their slot starts moving to another primary, and decisions (limit 1) go on for
+    them, and for a customer of another slot on the same primary, until the slot has
+    moved. Mid-migration a script finds its keys split or absent (TRYAGAIN, ASK then
+    TRYAGAIN): it does not run, the call is tried again within the budget, and a decision
+    that runs out of budget is degraded. Each customer gets exactly its cap in all, the
+    contacts recorded on the new primary are those returned, and the other customer is
+    never degraded (a slot in motion does not open its primary's breaker)."""
+    ranked = [o.id for o in demo_bundle.offers if "web" in o.channels]
+    customers = _customers_in_one_slot(4)
+    slot = key_slot(customer_key_prefix(customers[0]).encode())
+
+    async def scenario() -> dict[str, Any]:
+        store = _store(redis_cluster, timeout_s=0.25)
+        gate = PressureGate(store, budget_s=0.1)
+        await store.prepare()
+        source = _port(store.shard(customers[0]))
+        target = next(p for p in redis_cluster.primaries() if p != source)
+        bystander = next(c for c in _customers_by_primary(store, 3)[source])
+        returned: dict[str, list[str]] = {c: [] for c in [*customers, bystander]}
+        errors: Counter[str | None] = Counter()
+        done = asyncio.Event()
+        decisions = itertools.count()
+
+        async def decide(customer: str) -> None:
+            while not done.is_set():
+                n = next(decisions)
+                result = await gate.select(
+                    demo_bundle.policies, customer, "web", f"d{n}", ranked, 1, True
+                )
+                errors[result.store_error if customer != bystander else "bystander"] += bool(
+                    result.degraded_mode
+                )
+                returned[customer] += [
+                    f"d{n}:{o}"
+                    for o in result.selected
+                    if demo_bundle.policies.needs_check("web", o)
+                ]
+                await asyncio.sleep(0.005)
+
+        for customer in customers:  # one contact each before the slot moves
+            result = await gate.select(
+                demo_bundle.policies, customer, "web", f"first-{customer}", ranked, 1, True
+            )
+            returned[customer] += [f"first-{customer}:{o}" for o in result.selected]
+        workers = [asyncio.create_task(decide(c)) for c in [*customers, bystander]]
+        moved = await asyncio.to_thread(_move_slot, redis_cluster, slot, source, target, 0.05)
+        await until(lambda: _port(store.shard(customers[0])) == target, "the slot map's refresh")
+        await asyncio.sleep(0.3)  # decisions on the new primary
+        done.set()
+        await asyncio.gather(*workers)
+        await gate.aclose()
+        recorded = set()
+        with redis_cluster.client(target) as client:
+            for customer in customers:
+                for key in client.keys(f"{customer_key_prefix(customer)}c:*"):
+                    recorded.update(client.zrange(key, 0, -1))
+        return {
+            "moved": moved,
+            "returned": returned,
+            "errors": errors,
+            "recorded": recorded,
+            "bystander": bystander,
+        }
+
+    result = asyncio.run(scenario())
+    returned = result["returned"]
+    assert result["moved"] >= 4
+    assert {c: len(returned[c]) for c in customers} == dict.fromkeys(customers, 3), returned
+    assert result["recorded"] == {r for c in customers for r in returned[c]}
+    assert result["errors"]["bystander"] == 0, result["errors"]
+    assert set(result["errors"]) <= {None, "StoreBusyError", "bystander"}, result["errors"]
 
 
 def restart_killed_nodes(cluster: RedisClusterNodes) -> None:

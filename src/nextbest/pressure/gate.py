@@ -28,7 +28,7 @@ import structlog
 from nextbest.pressure.breaker import CircuitBreaker, ShardBreakers
 from nextbest.pressure.policy import ContactPolicies
 from nextbest.pressure.release import Releaser
-from nextbest.pressure.store import ContactStore, StoreUnavailableError
+from nextbest.pressure.store import ContactStore, StoreBusyError, StoreUnavailableError
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
 __all__ = ["DegradedMode", "GateResult", "PressureGate"]
@@ -163,7 +163,10 @@ class PressureGate:
         except (StoreUnavailableError, TimeoutError) as exc:
             if record:
                 self.releaser.submit(customer_id, decision_id, candidates, now_ms)
-            breaker.failed(started)
+            if isinstance(exc, StoreBusyError):  # a slot in motion: the server answered
+                breaker.succeeded()
+            else:
+                breaker.failed(started)
             return type(exc).__name__
         except asyncio.CancelledError:
             if record:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, TryAgainError
 
 from nextbest.pressure.redis_pool import server_pool
 from nextbest.pressure.redis_script import LuaScript, Reply, Script, ScriptTarget, ServerScripts
-from nextbest.pressure.store import StoreUnavailableError
+from nextbest.pressure.store import StoreBusyError, StoreUnavailableError
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
 __all__ = ["RedisContactStore", "customer_key_prefix"]
@@ -156,6 +156,8 @@ class RedisContactStore:
     ) -> Reply:
         try:
             return await self._scripts.run(script, keys, args, budget_s=budget_s, durable=durable)
+        except TryAgainError as exc:
+            raise StoreBusyError(f"redis: slot being migrated: {exc}") from exc
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
 

@@ -157,14 +157,16 @@ class ClusterScripts:
         (redirects happen only while a slot moves or a replica takes over). A call
         answered TRYAGAIN (its slot is being migrated and its keys are split between the
         two nodes, or not all there: the script did not run) is sent again every
-        `_TRYAGAIN_PAUSE_S` while the budget (without one, `_TRYAGAIN_S`) lasts."""
+        `_TRYAGAIN_PAUSE_S` while half the budget (without one, of `_TRYAGAIN_S`) is
+        left, so that the last try has time to answer rather than time out."""
         loop = asyncio.get_running_loop()
-        until = loop.time() + (_TRYAGAIN_S if budget_s is None else budget_s)
+        total = _TRYAGAIN_S if budget_s is None else budget_s
+        until = loop.time() + total
         while True:
             try:
                 return await self._run_once(script, keys, args, budget_s, durable)
             except TryAgainError:
-                if loop.time() + _TRYAGAIN_PAUSE_S >= until:
+                if loop.time() + _TRYAGAIN_PAUSE_S > until - total / 2:
                     raise
                 await asyncio.sleep(_TRYAGAIN_PAUSE_S)
                 if budget_s is not None:

@@ -7,11 +7,16 @@ from typing import Protocol
 
 from nextbest.pressure.types import CapCandidate, FeedbackEffect, Selection
 
-__all__ = ["ContactStore", "StoreUnavailableError"]
+__all__ = ["ContactStore", "StoreBusyError", "StoreUnavailableError"]
 
 
 class StoreUnavailableError(Exception):
     """The store could not answer (connection refused, timed out, ...)."""
+
+
+class StoreBusyError(StoreUnavailableError):
+    """The store answered but could not run the call yet (a Redis Cluster slot being
+    migrated): the call did not run, and the store is not failing."""
 
 
 class ContactStore(Protocol):
