@@ -438,6 +438,50 @@ def test_a_slot_resharded_under_decisions_keeps_its_caps_and_is_followed(
     assert set(result["errors"]) <= {None, "StoreBusyError", "bystander"}, result["errors"]
 
 
+def test_a_slot_in_migration_degrades_its_decisions_without_opening_the_breaker(
+    redis_cluster: RedisClusterNodes, demo_bundle: Bundle
+) -> None:
+    """While a slot is marked MIGRATING, a script naming keys of which some are there and
+    some not is answered TRYAGAIN: its decisions degrade (StoreBusyError), but the primary
+    answers, so its breaker stays closed for its other customers."""
+    ranked = [o.id for o in demo_bundle.offers if "web" in o.channels]
+    customer = "C-migrating"
+    slot = key_slot(customer_key_prefix(customer).encode())
+
+    async def scenario() -> tuple[list[str | None], bool, str | None]:
+        store = _store(redis_cluster, timeout_s=0.25)
+        gate = PressureGate(store, budget_s=0.05)
+        await store.prepare()
+        await gate.select(demo_bundle.policies, customer, "web", "d0", ranked, 1, True)
+        source = _port(store.shard(customer))
+        target = next(p for p in redis_cluster.primaries() if p != source)
+        with redis_cluster.client(target) as new, redis_cluster.client(source) as old:
+            new.execute_command(
+                "CLUSTER", "SETSLOT", slot, "IMPORTING", redis_cluster.node_id(source)
+            )
+            old.execute_command(
+                "CLUSTER", "SETSLOT", slot, "MIGRATING", redis_cluster.node_id(target)
+            )
+        errors = []
+        for n in range(5):
+            result = await gate.select(
+                demo_bundle.policies, customer, "web", f"d{n + 1}", ranked, 1, True
+            )
+            errors.append(result.store_error)
+        still_closed = not gate.breakers[store.shard(customer)].is_open
+        for port in (source, target):
+            with redis_cluster.client(port) as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+        after = await gate.select(demo_bundle.policies, customer, "web", "d9", ranked, 1, True)
+        await gate.aclose()
+        return errors, still_closed, after.store_error
+
+    errors, still_closed, after = asyncio.run(scenario())
+    assert errors == ["StoreBusyError"] * 5
+    assert still_closed
+    assert after is None
+
+
 def restart_killed_nodes(cluster: RedisClusterNodes) -> None:
     """Start the nodes a test killed again (they rejoin as replicas) and wait for ok."""
     for port in set(cluster.ports) - set(cluster.running):
