@@ -1,6 +1,6 @@
 """The service on a Redis Cluster: bursts for one customer, and a primary killed in traffic.
 
-    .venv/bin/python loadtests/bench_cluster.py [--bursts 5] [--failovers 3]
+    .venv/bin/python loadtests/bench_cluster.py [--bursts 5] [--failovers 3] [--wait-calls 2000]
 
 Starts its own Redis Cluster (three primaries, three replicas, `appendfsync always`,
 `cluster-node-timeout` `--node-timeout-ms`) and three nextbest servers (one worker each,
@@ -20,6 +20,14 @@ Starts its own Redis Cluster (three primaries, three replicas, `appendfsync alwa
    `/health/ready` said during the outage, and whether every contact recorded on the dead
    primary before the kill is on the promoted replica. The killed node is then started
    again (it rejoins as a replica) before the next round.
+3. **The cost of WAIT** (`--wait-calls` > 0). In this process, the store's recorded
+   select (3 capped candidates, limit 1, ever new decisions over 1,000 customers) against
+   the cluster without WAIT and with `WAIT 1`, `--wait-rounds` rounds alternating the two:
+   p50 and p99 of one call's time, one call at a time and 16 at once. Prints each round
+   and the medians.
+
+The servers run with the service's default `NEXTBEST_REDIS_WAIT_REPLICAS` (1 on a
+cluster) unless `--wait-replicas` says otherwise.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ from redis.crc import key_slot
 
 from nextbest.bundle import load_bundle
 from nextbest.config import default_bundle_path
-from nextbest.pressure.redis import customer_key_prefix
+from nextbest.pressure.redis import RedisContactStore, customer_key_prefix
+from nextbest.pressure.types import Cap, CapCandidate
 
 WINDOW = "c:sales_3_per_7_days"
 CAP = 3
@@ -186,6 +195,61 @@ async def _failover(base: str, cluster: RedisClusterNodes, round_: int) -> dict[
     }
 
 
+def _percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
+
+
+async def _store_calls(url: str, wait_replicas: int, calls: int, streams: int) -> list[float]:
+    """Seconds per recorded select, `streams` at a time."""
+    store = RedisContactStore.from_url(
+        url, timeout_s=0.25, warm_connections=streams, cluster=True, wait_replicas=wait_replicas
+    )
+    await store.prepare()
+    cap = Cap("many", 1_000_000, 7 * 86_400_000)
+    candidates = [CapCandidate(f"offer-{i}", (cap,)) for i in range(3)]
+    now_ms = time.time_ns() // 1_000_000
+    names = itertools.count()
+    durations: list[float] = []
+
+    async def stream() -> None:
+        while (n := next(names)) < calls:
+            started = time.perf_counter()
+            await store.select(
+                f"C-wait-{n % 1000}",
+                f"d{wait_replicas}-{n}",
+                candidates,
+                1,
+                now_ms,
+                True,
+                None,
+                0.25,
+            )
+            durations.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(stream() for _ in range(streams)))
+    await store.aclose()
+    return durations
+
+
+def _wait_cost(url: str, calls: int, rounds: int) -> None:
+    print(f"the cost of WAIT: {calls} recorded selects per run, {rounds} rounds (ms):")
+    for streams in (1, 16):
+        figures: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
+        for round_ in range(rounds):
+            for wait in (0, 1) if round_ % 2 == 0 else (1, 0):
+                durations = asyncio.run(_store_calls(url, wait, calls, streams))
+                p50, p99 = (_percentile(durations, q) * 1000 for q in (0.5, 0.99))
+                figures[wait].append((p50, p99))
+                print(f"  {streams} at once, WAIT {wait}: p50 {p50:.3f}, p99 {p99:.3f}")
+        for wait, runs in figures.items():
+            print(
+                f"  {streams} at once, WAIT {wait}, median of {rounds}: "
+                f"p50 {statistics.median(r[0] for r in runs):.3f}, "
+                f"p99 {statistics.median(r[1] for r in runs):.3f}"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bursts", type=int, default=5)
@@ -193,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--failovers", type=int, default=3)
     parser.add_argument("--budget-ms", type=int, default=10)
     parser.add_argument("--node-timeout-ms", type=int, default=1000)
+    parser.add_argument("--wait-replicas", type=int, default=None)
+    parser.add_argument("--wait-calls", type=int, default=0)
+    parser.add_argument("--wait-rounds", type=int, default=3)
     args = parser.parse_args(argv)
     bundle = load_bundle(default_bundle_path())
     capped = {o.id for o in bundle.offers if bundle.policies.needs_check("web", o.id)}
@@ -206,47 +273,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             "NEXTBEST_LOG_LEVEL": "warning",
             "NEXTBEST_HISTORY_SINK": "off",
         }
+        if args.wait_replicas is not None:
+            env["NEXTBEST_REDIS_WAIT_REPLICAS"] = str(args.wait_replicas)
         try:
-            with (
-                nextbest_server(log_dir=Path(workdir), env=env) as one,
-                nextbest_server(log_dir=Path(workdir), env=env) as two,
-                nextbest_server(log_dir=Path(workdir), env=env) as three,
-            ):
-                bases = [one.base, two.base, three.base]
-                print(
-                    f"{args.bursts} bursts of {args.burst_size} decisions for one customer "
-                    f"over 3 servers, budget {args.budget_ms} ms:"
-                )
-                bursts = [
-                    asyncio.run(_burst(bases, cluster, n, args.burst_size, capped))
-                    for n in range(args.bursts)
-                ]
-                shares = [share for _, share in bursts]
-                if shares:
+            if args.wait_calls:
+                _wait_cost(cluster.url, args.wait_calls, args.wait_rounds)
+            if args.bursts or args.failovers:
+                with (
+                    nextbest_server(log_dir=Path(workdir), env=env) as one,
+                    nextbest_server(log_dir=Path(workdir), env=env) as two,
+                    nextbest_server(log_dir=Path(workdir), env=env) as three,
+                ):
+                    bases = [one.base, two.base, three.base]
                     print(
-                        f"  goals held in {sum(h for h, _ in bursts)}/{len(bursts)} bursts; "
-                        f"degraded median {statistics.median(shares):.1%} "
-                        f"(range {min(shares):.1%} to {max(shares):.1%})"
+                        f"{args.bursts} bursts of {args.burst_size} decisions for one customer "
+                        f"over 3 servers, budget {args.budget_ms} ms:"
                     )
-                print(
-                    f"{args.failovers} primaries killed in traffic (8 streams, one server), "
-                    f"cluster-node-timeout {args.node_timeout_ms} ms, automatic failover:"
-                )
-                outages = []
-                for n in range(args.failovers):
-                    result = asyncio.run(_failover(one.base, cluster, n))
-                    outages.append(result["outage_s"])
+                    bursts = [
+                        asyncio.run(_burst(bases, cluster, n, args.burst_size, capped))
+                        for n in range(args.bursts)
+                    ]
+                    shares = [share for _, share in bursts]
+                    if shares:
+                        print(
+                            f"  goals held in {sum(h for h, _ in bursts)}/{len(bursts)} bursts; "
+                            f"degraded median {statistics.median(shares):.1%} "
+                            f"(range {min(shares):.1%} to {max(shares):.1%})"
+                        )
                     print(
-                        f"  failover {n + 1}: outage {result['outage_s']:.2f} s (first healthy "
-                        f"answer for its customers after {result['first_healthy_s']:.2f} s), "
-                        f"degraded in the second before the kill {result['baseline']}, after: "
-                        f"dead primary's customers {result['victims']}, others "
-                        f"{result['others']}; readiness said {result['ready']}; "
-                        f"contacts kept on the promoted replica: {result['kept']} "
-                        f"({result['windows']} windows)"
+                        f"{args.failovers} primaries killed in traffic (8 streams, one server), "
+                        f"cluster-node-timeout {args.node_timeout_ms} ms, automatic failover:"
                     )
-                if outages:
-                    print(f"  outage median {statistics.median(outages):.2f} s")
+                    outages = []
+                    for n in range(args.failovers):
+                        result = asyncio.run(_failover(one.base, cluster, n))
+                        outages.append(result["outage_s"])
+                        print(
+                            f"  failover {n + 1}: outage {result['outage_s']:.2f} s (first healthy "
+                            f"answer for its customers after {result['first_healthy_s']:.2f} s), "
+                            f"degraded in the second before the kill {result['baseline']}, after: "
+                            f"dead primary's customers {result['victims']}, others "
+                            f"{result['others']}; readiness said {result['ready']}; "
+                            f"contacts kept on the promoted replica: {result['kept']} "
+                            f"({result['windows']} windows)"
+                        )
+                    if outages:
+                        print(f"  outage median {statistics.median(outages):.2f} s")
         finally:
             cluster.stop()
     return 0
