@@ -56,12 +56,24 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
     """SIGTERM, then SIGKILL after `timeout` s; the exit status."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGCONT)  # a paused process takes the SIGTERM now
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
     return process.returncode
+
+
+def _pause(process: subprocess.Popen[bytes]) -> None:
+    """SIGSTOP; returns once the process has stopped (where /proc tells)."""
+    process.send_signal(signal.SIGSTOP)
+    stat = Path(f"/proc/{process.pid}/stat")
+    deadline = time.monotonic() + 5
+    while stat.exists() and stat.read_text().rpartition(")")[2].split()[0] != "T":
+        if time.monotonic() > deadline:
+            raise ServerError(f"process {process.pid} did not stop")
+        time.sleep(0.001)
 
 
 def _redis_binary() -> str:
@@ -72,12 +84,14 @@ def _redis_binary() -> str:
 
 
 class RedisServer:
-    """A redis-server on a free loopback port, without persistence. `stop()` and `start()`
-    again on the same port simulate an outage."""
+    """A redis-server on a free loopback port, without persistence (with `replica_of`, a
+    replica of the one on that port). `stop()` and `start()` again on the same port
+    simulate an outage."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, replica_of: int | None = None) -> None:
         self._binary = _redis_binary()
         self._workdir = workdir
+        self._replica_of = replica_of
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
@@ -91,6 +105,11 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "no",
                 "--dir", str(self._workdir),
+                *(
+                    ("--replicaof", "127.0.0.1", str(self._replica_of))
+                    if self._replica_of is not None
+                    else ()
+                ),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -111,6 +130,11 @@ class RedisServer:
         if self._process is not None:
             _stop(self._process, timeout=10)
             self._process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the server reads and answers nothing until it is stopped (SIGKILL)."""
+        if self._process is not None:
+            _pause(self._process)
 
     @property
     def running(self) -> bool:
@@ -178,6 +202,8 @@ class RedisClusterNodes:
                     "--cluster-require-full-coverage", "no",
                     "--appendonly", "yes",
                     "--appendfsync", "always",
+                    # a replica (re)joining syncs at once, not 5 s later
+                    "--repl-diskless-sync-delay", "0",
                     "--save", "",
                     "--dir", str(node_dir),
                     "--logfile", str(node_dir / "redis.log"),
@@ -263,14 +289,7 @@ class RedisClusterNodes:
         """Stop the node on `port` with SIGSTOP: it reads nothing (what is sent to it waits
         in its socket buffers) and answers nothing, until it is killed. Returns once it
         has stopped (where /proc tells)."""
-        process = self._processes[port]
-        process.send_signal(signal.SIGSTOP)
-        stat = Path(f"/proc/{process.pid}/stat")
-        deadline = time.monotonic() + 5
-        while stat.exists() and stat.read_text().rpartition(")")[2].split()[0] != "T":
-            if time.monotonic() > deadline:
-                raise ServerError(f"cluster node {port} did not stop")
-            time.sleep(0.001)
+        _pause(self._processes[port])
 
     def node_id(self, port: int) -> str:
         with self.client(port) as client:
@@ -283,9 +302,13 @@ class RedisClusterNodes:
         process.wait(timeout=10)
 
     def flush(self) -> None:
+        """Empty every primary, and return once each one's replicas have acknowledged it
+        (a replica that rejoined a moment ago may be in sync and not acknowledge yet)."""
         for port in self.primaries():
             with self.client(port) as client:
                 client.flushall()
+                replicas = client.info("replication")["connected_slaves"]
+                client.execute_command("WAIT", replicas, 10_000)
 
     def stop(self) -> None:
         for process in self._processes.values():

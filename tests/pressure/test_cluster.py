@@ -29,9 +29,10 @@ WEEK = Cap("three_a_week", 3, 7 * DAY)
 SALES = {"upsell", "cross_sell", "retention"}
 
 
-def _store(cluster: RedisClusterNodes, timeout_s: float = 2.0) -> RedisContactStore:
+def _store(cluster: RedisClusterNodes, timeout_s: float = 2.0, warm: int = 2) -> RedisContactStore:
+    """As the service opens it on a cluster: a write waits for one replica (WAIT 1)."""
     return RedisContactStore.from_url(
-        cluster.url, timeout_s=timeout_s, warm_connections=2, cluster=True
+        cluster.url, timeout_s=timeout_s, warm_connections=warm, cluster=True, wait_replicas=1
     )
 
 
@@ -369,7 +370,8 @@ def test_a_slot_resharded_under_decisions_keeps_its_caps_and_is_followed(
     them, and for a customer of another slot on the same primary, until the slot has
     moved. Mid-migration a script finds its keys split or absent (TRYAGAIN, ASK then
     TRYAGAIN): it does not run, the call is tried again within the budget, and a decision
-    that runs out of budget is degraded. Each customer gets exactly its cap in all, the
+    that runs out of budget is degraded (StoreBusyError; on a loaded machine a timeout
+    may degrade one too). Each customer gets exactly its cap in all, the
     contacts recorded on the new primary are those returned, and the other customer is
     never degraded (a slot in motion does not open its primary's breaker)."""
     ranked = [o.id for o in demo_bundle.offers if "web" in o.channels]
@@ -377,8 +379,8 @@ def test_a_slot_resharded_under_decisions_keeps_its_caps_and_is_followed(
     slot = key_slot(customer_key_prefix(customers[0]).encode())
 
     async def scenario() -> dict[str, Any]:
-        store = _store(redis_cluster, timeout_s=0.25)
-        gate = PressureGate(store, budget_s=0.1)
+        store = _store(redis_cluster, timeout_s=0.25, warm=8)
+        gate = PressureGate(store, budget_s=0.25)
         await store.prepare()
         source = _port(store.shard(customers[0]))
         target = next(p for p in redis_cluster.primaries() if p != source)
@@ -435,7 +437,7 @@ def test_a_slot_resharded_under_decisions_keeps_its_caps_and_is_followed(
     assert {c: len(returned[c]) for c in customers} == dict.fromkeys(customers, 3), returned
     assert result["recorded"] == {r for c in customers for r in returned[c]}
     assert result["errors"]["bystander"] == 0, result["errors"]
-    assert set(result["errors"]) <= {None, "StoreBusyError", "bystander"}, result["errors"]
+    assert result["errors"]["StoreBusyError"] > 0, "decisions met the slot in motion"
 
 
 def test_a_slot_in_migration_degrades_its_decisions_without_opening_the_breaker(

@@ -89,6 +89,9 @@ class ClusterScripts:
         self._refresh_gap_s = refresh_gap_s
         self._clock = clock
         self._servers: dict[str, ServerScripts] = {}
+        self._unprepared: set[str] = set()
+        """Primaries not prepared yet (first met in a redirect, or their preparation
+        failed): prepared when a slot map names them."""
         self._owners: list[str] = [""] * REDIS_CLUSTER_HASH_SLOTS
         self._moved: dict[int, str] = {}
         """Slot -> the primary a MOVED named, until a slot map read agrees (a node asked
@@ -223,6 +226,7 @@ class ClusterScripts:
         server = self._servers.get(name)
         if server is None:  # a node the map does not know yet: connect on this call
             server = self._servers[name] = self._server(error.host, int(error.port))
+            self._unprepared.add(name)
         return server
 
     async def prepare(self, scripts: Sequence[Script]) -> None:
@@ -259,26 +263,33 @@ class ClusterScripts:
         except RedisClusterException as exc:  # no node answered, or they disagree
             raise RedisConnectionError(f"cluster slot map: {exc}") from exc
         owners = [""] * REDIS_CLUSTER_HASH_SLOTS
-        to_prepare = []
+        to_prepare: dict[str, ServerScripts] = {}
         for slot, nodes in self._cluster.nodes_manager.slots_cache.items():
             primary = nodes[0]
             owners[slot] = primary.name
             server = self._servers.get(primary.name)
             if server is None:
                 server = self._servers[primary.name] = self._server(primary.host, int(primary.port))
-                to_prepare.append(server)
-            elif prepare_all and server not in to_prepare:
-                to_prepare.append(server)
+                to_prepare[primary.name] = server
+            elif prepare_all or primary.name in self._unprepared:
+                to_prepare[primary.name] = server
         self._moved = {slot: name for slot, name in self._moved.items() if owners[slot] != name}
         for slot, name in self._moved.items():
             owners[slot] = name
         if prepare_all:  # start-up: route at once, even before every connection is open
             self._owners = owners
         outcomes = await asyncio.gather(
-            *(server.prepare(self._scripts) for server in to_prepare), return_exceptions=True
+            *(server.prepare(self._scripts) for server in to_prepare.values()),
+            return_exceptions=True,
         )
         self._owners = owners
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        failures = []
+        for name, outcome in zip(to_prepare, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failures.append(outcome)
+                self._unprepared.add(name)  # the next slot map read tries again
+            else:
+                self._unprepared.discard(name)
         if prepare_all and failures:
             raise failures[0]
 

@@ -111,12 +111,13 @@ class ServerScripts:
     ) -> None:
         self.client = client
         wait_s = client.connection_pool.connection_kwargs.get("socket_timeout") or 0.05
+        self.replicas = ReplicaWait(client, wait_replicas) if wait_replicas else None
         self.runner = ScriptRunner(
             client,
             max_connections=max_connections,
             wait_s=wait_s,
             warm=warm,
-            replica_wait=ReplicaWait(wait_replicas) if wait_replicas else None,
+            replica_wait=self.replicas,
         )
 
     def shard(self, key: str) -> str:  # noqa: ARG002 (one server holds every key)
@@ -137,11 +138,15 @@ class ServerScripts:
         for script in scripts:
             await self.client.script_load(script.script)
         await self.runner.fill()
+        if self.replicas is not None:
+            await self.replicas.watch()
 
     async def ping(self) -> None:
         await self.client.ping()
 
     async def aclose(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.aclose()
         await self.runner.aclose()
         await self.client.aclose()
 
@@ -251,14 +256,15 @@ class ScriptRunner:
         must be done by `deadline`; the replies have `budget_s` from the send."""
         command = _resp(("EVALSHA", script.sha, len(keys), *keys, *args))
         ask = _ASKING if asking else b""
-        then_wait = _resp(wait.command(budget_s)) if wait is not None else b""
+        required = wait.required if wait is not None else 0
+        then_wait = _resp(wait.command(required, budget_s)) if wait and required else b""
         async with asyncio.timeout_at(deadline):
             await connection.send_packed_command(ask + command + then_wait)
         replies_by = _replies_by(budget_s)
         if asking:
             await _expect_ok(connection, replies_by)
         reply = await _answer(connection, replies_by)
-        acknowledged = await _answer(connection, replies_by) if wait is not None else None
+        acknowledged = await _answer(connection, replies_by) if then_wait else None
         if isinstance(reply, NoScriptError):  # a restarted or newly promoted server: load it
             load = _resp(("SCRIPT", "LOAD", str(script.script)))
             async with asyncio.timeout(budget_s):
@@ -270,10 +276,10 @@ class ScriptRunner:
             if asking:
                 await _expect_ok(connection, replies_by)
             reply = await _answer(connection, replies_by)
-            acknowledged = await _answer(connection, replies_by) if wait is not None else None
-        if wait is None or isinstance(reply, ResponseError):
+            acknowledged = await _answer(connection, replies_by) if then_wait else None
+        if not then_wait or isinstance(reply, ResponseError):
             return reply
-        return wait.check(acknowledged) or reply
+        return ReplicaWait.check(acknowledged, required) or reply
 
     async def _acquire(self, deadline: float | None = None) -> AbstractConnection:
         """An idle connection, a new one, or one handed over; not after `deadline`."""
