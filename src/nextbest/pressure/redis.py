@@ -6,9 +6,10 @@ carries the customer's hash tag (`nb:{<customer id>}:...`): all of a call's keys
 one hash slot, so on a Redis Cluster the call is one EVALSHA on the primary that owns the
 slot (`redis_cluster.py`). The scripts are loaded at start-up; a call sends EVALSHA (see
 redis_script.py) and loads a script only when the server does not know it (after a
-restart or a failover). Commands are never retried (a cluster's MOVED redirection aside:
-the script did not run): the decision's time budget and the circuit breaker decide what
-happens on failure.
+restart or a failover). Commands are never retried (a cluster's MOVED, ASK and TRYAGAIN
+aside: the script did not run): the decision's time budget and the circuit breaker decide
+what happens on failure. With `wait_replicas`, a call that records is acknowledged only
+once replicated (replica_wait.py).
 """
 
 from __future__ import annotations

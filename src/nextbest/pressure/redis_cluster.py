@@ -10,7 +10,9 @@ without redis-py's command path.
 When the cluster changes (a failover promotes a replica, slots are resharded), the old
 owner answers MOVED (the script did not run) or does not answer at all. A MOVED call is
 sent once more, to the node the reply names; a slot being migrated answers ASK and the
-call is sent once more with ASKING to the importing node. Either, and every call that
+call is sent once more with ASKING to the importing node, or TRYAGAIN (the call's keys
+are not all on one node: the script did not run) and the call is sent again shortly,
+within its budget, else fails as StoreBusyError (redis.py). Any of them, and every call that
 could not reach its node, starts a refresh of the slot map in the background (at most one
 at a time, at most every `refresh_gap_s`): a new primary gets the scripts and its
 connections there, before calls are routed to it. A primary that has not heard of a
