@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,20 +25,28 @@ BUDGET_S = 0.05
 
 @pytest.fixture
 def replica(redis_server: RedisServer, tmp_path: Path) -> Iterator[RedisServer]:
-    """A replica of `redis_server`, in sync with it."""
+    """A replica of `redis_server`, in sync with it and acknowledging; when the test is
+    over, gone, and the primary knows it."""
     with redis_server.client() as primary:
         primary.config_set("repl-diskless-sync-delay", 0)  # sync at once
-    server = RedisServer(tmp_path, replica_of=redis_server.port)
-    server.start()
-    try:
-        with redis_server.client() as primary:
-            deadline = time.monotonic() + 10
-            while online_replicas(primary.info("replication")) < 1:
-                assert time.monotonic() < deadline, "the replica did not sync"
-                time.sleep(0.01)
-        yield server
-    finally:
-        server.stop()
+        server = RedisServer(tmp_path, replica_of=redis_server.port)
+        server.start()
+        try:
+            _until(lambda: online_replicas(primary.info("replication")) == 1)
+            primary.set("probe", 1)
+            assert primary.execute_command("WAIT", 1, 5000) == 1
+            primary.delete("probe")
+            yield server
+        finally:
+            server.stop()
+            _until(lambda: primary.info("replication")["connected_slaves"] == 0)
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the replica did not sync, or did not go"
+        time.sleep(0.01)
 
 
 def _recorded(server: RedisServer, customer: str) -> set[str]:
@@ -57,7 +65,7 @@ def _scenario(
 
     async def scenario() -> tuple[GateResult, GateResult, bool]:
         store = RedisContactStore.from_url(
-            server.url, timeout_s=BUDGET_S, warm_connections=2, wait_replicas=wait_replicas
+            server.url, timeout_s=0.5, warm_connections=2, wait_replicas=wait_replicas
         )
         gate = PressureGate(store, budget_s=BUDGET_S, breaker=CircuitBreaker(failures_to_open=100))
         await store.prepare()
