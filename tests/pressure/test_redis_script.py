@@ -200,3 +200,38 @@ def test_a_call_interrupted_by_its_budget_closes_only_its_own_connection(
 def store_clients(server: RedisServer) -> list[dict[str, str]]:
     with server.client() as client:
         return [c for c in client.client_list() if c["cmd"] != "client|list"]
+
+
+def test_a_call_whose_reply_is_late_keeps_its_connection_for_the_next_calls(
+    redis_server: RedisServer,
+) -> None:
+    """A budget that runs out before the reply does not cost a connection: the late reply
+    is read in the background and the connection serves the next calls, in step (each
+    gets its own reply, not the late one)."""
+    store = RedisContactStore.from_url(redis_server.url, warm_connections=2, timeout_s=2.0)
+
+    def client_ids() -> set[str]:
+        return {c["id"] for c in store_clients(redis_server)}
+
+    async def scenario() -> list[object]:
+        await store.prepare()
+        before = client_ids()
+        with redis_server.client() as client:
+            client.client_pause(200)
+        try:
+            await store.select("C-late", "d-late", _offer("late"), 1, NOW, True, budget_s=0.02)
+            late: object = "answered"
+        except StoreUnavailableError as exc:
+            late = str(exc)
+        await asyncio.sleep(0.4)  # the pause is over: the late reply has been read
+        after = client_ids()
+        selections = await asyncio.gather(
+            *(store.select(f"C-{n}", f"d{n}", _offer(f"o{n}"), 1, NOW, True) for n in range(4))
+        )
+        await store.aclose()
+        return [late, before == after, [s.selected for s in selections]]
+
+    late, same_connections, selected = asyncio.run(scenario())
+    assert late == "redis: LateReplyError: no reply within the budget"
+    assert same_connections, "no connection closed or opened"
+    assert selected == [(f"o{n}",) for n in range(4)]

@@ -11,15 +11,17 @@ every send and read here carries its deadline (redis-py would otherwise run each
 in a task of its own under `wait_for`, twice the send's CPU). It uses only redis-py's
 public connection API (`make_connection`, `connect`, `send_packed_command`,
 `read_response`, `disconnect`), tested on the oldest redis-py that pyproject.toml
-allows. A connection that fails or is interrupted (the decision's budget ran out) is
-closed, never reused: its reply may still be on the way.
+allows. A connection that fails or is interrupted (the call was cancelled) is closed,
+never reused: its reply may still be on the way. One whose reply is late (the budget
+ran out) is kept: the reply is read in the background.
 
 Opening a connection costs CPU (about 0.5 ms, twice that with redis-py's CLIENT SETINFO,
 which the store turns off) and a round trip: done inside a decision's budget on a busy
 worker, it was enough to time the call out, close the connection, and open another on
 the next call, every answer degraded. So `fill` opens `warm` connections at start-up,
 and connections closed after a failure are replaced in the background, off the request
-path; a call opens one itself only when more than `warm` are busy at once.
+path; when more than `warm` are busy at once, a call that finds none idle has one opened
+in the background and takes the first connection that comes free.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
@@ -39,7 +41,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from nextbest.pressure.replica_wait import ReplicaWait
 
-__all__ = ["LuaScript", "Reply", "Script", "ScriptRunner", "ScriptTarget", "ServerScripts"]
+__all__ = [
+    "LateReplyError",
+    "LuaScript",
+    "Reply",
+    "Script",
+    "ScriptRunner",
+    "ScriptTarget",
+    "ServerScripts",
+]
 
 Reply: TypeAlias = "str | int | list[Reply] | None"
 """What a script answers, as the client decodes it (strings: `decode_responses`)."""
@@ -175,6 +185,7 @@ class ScriptRunner:
         self._waiters: deque[asyncio.Future[AbstractConnection | None]] = deque()
         self._refill: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def open_connections(self) -> int:
@@ -229,6 +240,9 @@ class ScriptRunner:
             reply = await self._call(
                 connection, script, keys, args, asking, deadline, budget_s, wait
             )
+        except LateReplyError as late:
+            self._read_late(connection, late.unread)
+            raise
         except (asyncio.CancelledError, TimeoutError, RedisTimeoutError):
             self._discard(connection, with_idle=False)  # interrupted: the server may be fine
             raise
@@ -253,49 +267,76 @@ class ScriptRunner:
     ) -> Reply | RedisError:
         """The reply, or the error the server answered with (or ReplicaWaitError): the
         connection is then still in step (every reply read) and may be reused. Sending
-        must be done by `deadline`; the replies have `budget_s` from the send."""
+        must be done by `deadline`; the replies have `budget_s` from the send. Raises
+        LateReplyError when they do not come in time."""
         command = _resp(("EVALSHA", script.sha, len(keys), *keys, *args))
         ask = _ASKING if asking else b""
         required = wait.required if wait is not None else 0
         then_wait = _resp(wait.command(required, budget_s)) if wait and required else b""
         async with asyncio.timeout_at(deadline):
             await connection.send_packed_command(ask + command + then_wait)
+        unread = 1 + asking + bool(then_wait)
         replies_by = _replies_by(budget_s)
-        if asking:
-            await _expect_ok(connection, replies_by)
-        reply = await _answer(connection, replies_by)
-        acknowledged = await _answer(connection, replies_by) if then_wait else None
-        if isinstance(reply, NoScriptError):  # a restarted or newly promoted server: load it
-            load = _resp(("SCRIPT", "LOAD", str(script.script)))
-            async with asyncio.timeout(budget_s):
-                await connection.send_packed_command(
-                    load + ask + command + then_wait, check_health=False
-                )
-            replies_by = _replies_by(budget_s)
-            await _read(connection, replies_by)
+        acknowledged: Reply | ResponseError = None
+        try:
             if asking:
                 await _expect_ok(connection, replies_by)
+                unread -= 1
             reply = await _answer(connection, replies_by)
-            acknowledged = await _answer(connection, replies_by) if then_wait else None
+            unread -= 1
+            if then_wait:
+                acknowledged = await _answer(connection, replies_by)
+                unread -= 1
+            if isinstance(reply, NoScriptError):  # a restarted or newly promoted server
+                load = _resp(("SCRIPT", "LOAD", str(script.script)))
+                async with asyncio.timeout(budget_s):
+                    await connection.send_packed_command(
+                        load + ask + command + then_wait, check_health=False
+                    )
+                unread = 2 + asking + bool(then_wait)
+                replies_by = _replies_by(budget_s)
+                await _read(connection, replies_by)
+                unread -= 1
+                if asking:
+                    await _expect_ok(connection, replies_by)
+                    unread -= 1
+                reply = await _answer(connection, replies_by)
+                unread -= 1
+                if then_wait:
+                    acknowledged = await _answer(connection, replies_by)
+                    unread -= 1
+        except RedisTimeoutError as exc:
+            if not connection.is_connected:  # closed: nothing more will come on it
+                raise
+            raise LateReplyError(str(exc), unread) from exc
         if not then_wait or isinstance(reply, ResponseError):
             return reply
         return ReplicaWait.check(acknowledged, required) or reply
 
     async def _acquire(self, deadline: float | None = None) -> AbstractConnection:
-        """An idle connection, a new one, or one handed over; not after `deadline`."""
+        """An idle connection, else the first one handed over (by a call that finished,
+        or opened in the background for this call); not after `deadline`. A call never
+        opens a connection on its own time: on a busy worker that takes several turns
+        of the loop, longer than the budget, and a connection given up half-open was
+        CPU spent for nothing (the next call opened another, and timed out in turn)."""
         while True:
             if self._idle:
                 return self._idle.pop()
             if self._open < self._max_connections:
-                async with asyncio.timeout_at(deadline):
-                    return await self._connect()
+                self._open_in_background()
             connection = await self._wait(deadline)
             if connection is not None:
                 return connection
 
     async def _connect(self) -> AbstractConnection:
+        return await self._connected(self._new_connection())
+
+    def _new_connection(self) -> AbstractConnection:
         connection: AbstractConnection = self._client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
         self._open += 1
+        return connection
+
+    async def _connected(self, connection: AbstractConnection) -> AbstractConnection:
         try:
             await connection.connect()  # type: ignore[no-untyped-call]
         except BaseException:
@@ -304,9 +345,29 @@ class ScriptRunner:
         connection.socket_timeout = None  # every send and read here has its own deadline
         return connection
 
+    def _open_in_background(self) -> None:
+        """Open one more connection (counted at once) and hand it to the first waiting
+        call, or keep it idle; when it cannot be opened, a waiting call fails with why."""
+        connecting = self._connected(self._new_connection())
+        task = asyncio.get_running_loop().create_task(self._hand_over(connecting))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _hand_over(self, connecting: Awaitable[AbstractConnection]) -> None:
+        try:
+            connection = await connecting
+        except (RedisError, OSError) as exc:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(ConnectionError(f"{type(exc).__name__}: {exc}"))
+                    return
+            return
+        self._release(connection)
+
     async def _wait(self, deadline: float | None) -> AbstractConnection | None:
-        """A connection handed over by a finished call, or None when one was closed (so
-        that a new one may be opened); waits `wait_s` at most, and not past `deadline`."""
+        """A connection handed over, or None when one was closed (so that a new one may
+        be opened); waits `wait_s` at most, and not past `deadline`."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[AbstractConnection | None] = loop.create_future()
         self._waiters.append(waiter)
@@ -315,12 +376,45 @@ class ScriptRunner:
             async with asyncio.timeout(max(wait_s, 0.0)):
                 return await waiter
         except TimeoutError:
-            raise ConnectionError(f"all {self._max_connections} connections busy") from None
+            raise ConnectionError(
+                f"no connection free within {max(wait_s, 0.0) * 1000:.0f} ms "
+                f"({self._open} open, at most {self._max_connections})"
+            ) from None
         except BaseException:
             handed = waiter.result() if waiter.done() and not waiter.cancelled() else None
             if handed is not None:
                 self._release(handed)  # handed over just as this call gave up
             raise
+
+    def _read_late(self, connection: AbstractConnection, unread: int) -> None:
+        """Read the `unread` replies still due on `connection` in the background, then
+        give it to the next call; close it if they do not come within `wait_s`. Closing
+        it at once, as after other interruptions, made every late reply of a burst cost a
+        new connection (CPU on the busy worker and on Redis)."""
+        task = asyncio.get_running_loop().create_task(self._drain(connection, unread))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _drain(self, connection: AbstractConnection, unread: int) -> None:
+        try:
+            read = await self._read_all(connection, unread)
+        except (RedisError, OSError):
+            read = False
+        except BaseException:
+            self._discard(connection, with_idle=False)
+            raise
+        if read:
+            self._release(connection)
+        else:
+            self._discard(connection, with_idle=False)
+
+    async def _read_all(self, connection: AbstractConnection, unread: int) -> bool:
+        """Whether the `unread` replies came within `wait_s` each (errors count)."""
+        for _ in range(unread):
+            with contextlib.suppress(ResponseError):
+                if await connection.read_response(timeout=self._wait_s) is None:
+                    return False
+        return True
 
     def _release(self, connection: AbstractConnection) -> None:
         while self._waiters:
@@ -359,6 +453,9 @@ class ScriptRunner:
             self._refill.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refill
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         idle, self._idle = self._idle, []
         self._open -= len(idle)
         for connection in idle:
@@ -410,6 +507,14 @@ async def _answer(connection: AbstractConnection, deadline: float) -> Reply | Re
         return await _read(connection, deadline)
     except ResponseError as exc:
         return exc
+
+
+class LateReplyError(RedisTimeoutError):
+    """No reply within the budget; `unread` replies are still due on the connection."""
+
+    def __init__(self, message: str, unread: int) -> None:
+        super().__init__(message)
+        self.unread = unread
 
 
 async def _expect_ok(connection: AbstractConnection, deadline: float) -> None:
