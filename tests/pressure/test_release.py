@@ -91,8 +91,14 @@ class Network:
         operation = self.inner.release(customer_id, contact_prefix, candidates, now_ms)
         return await self._over_the_wire("release", contact_prefix, operation)
 
-    async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
-        return await self.inner.apply_feedback(customer_id, effect, now_ms)
+    async def apply_feedback(
+        self,
+        customer_id: str,
+        effect: FeedbackEffect,
+        now_ms: int,
+        budget_s: float | None = None,
+    ) -> bool:
+        return await self.inner.apply_feedback(customer_id, effect, now_ms, budget_s)
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -37,6 +37,10 @@ DegradedMode = Literal["fail_closed", "fail_open"]
 _log = structlog.get_logger("nextbest.pressure")
 
 
+FEEDBACK_BUDGET_S = 0.05
+"""Feedback is not on a decision's path: it waits for the store at least this long."""
+
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -51,7 +55,7 @@ class GateResult:
     degraded_mode: DegradedMode | None = None
     """How the answer was made without the store; None when the store answered."""
     store_error: str | None = None
-    """Why the store did not answer (an error class name), when it was asked."""
+    """Why the store did not answer (the error's class and message), when it was asked."""
     considered: tuple[CapCandidate, ...] = ()
     """Exploring selections only: the candidates the picks chose among, in order (without
     caps when the store was not asked)..."""
@@ -167,7 +171,7 @@ class PressureGate:
                 breaker.succeeded()
             else:
                 breaker.failed(started)
-            return type(exc).__name__
+            return f"{type(exc).__name__}: {exc}"
         except asyncio.CancelledError:
             if record:
                 self.releaser.submit(customer_id, decision_id, candidates, now_ms)
@@ -227,13 +231,16 @@ class PressureGate:
         )
 
     async def feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
-        """Apply `effect`; raises StoreUnavailableError when it cannot be written."""
+        """Apply `effect`; raises StoreUnavailableError when the store did not answer
+        within the budget (kept by the store, as for decisions: an answer that reached a
+        busy worker late is its real answer, not a 503 for feedback that was applied)."""
         breaker = self.breakers[self.store.shard(customer_id)]
         if not breaker.allow():
             raise StoreUnavailableError("contact store circuit open")
         try:
-            async with asyncio.timeout(max(self._budget_s, 0.05)):
-                applied = await self.store.apply_feedback(customer_id, effect, now_ms)
+            applied = await self.store.apply_feedback(
+                customer_id, effect, now_ms, budget_s=max(self._budget_s, FEEDBACK_BUDGET_S)
+            )
         except (StoreUnavailableError, TimeoutError) as exc:
             breaker.failed()
             raise StoreUnavailableError(str(exc) or type(exc).__name__) from exc

@@ -198,7 +198,13 @@ class MemoryContactStore:
                 removed += state.pop(key, None) is not None
         return removed
 
-    async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
+    async def apply_feedback(
+        self,
+        customer_id: str,
+        effect: FeedbackEffect,
+        now_ms: int,
+        budget_s: float | None = None,  # noqa: ARG002 (nothing to wait for)
+    ) -> bool:
         state = self._customer(customer_id, now_ms)
         seen = f"s|{effect.idempotency_key}"
         if _live(state, seen, now_ms):

@@ -175,8 +175,14 @@ class RedisContactStore:
             raise StoreUnavailableError(f"redis: unexpected script reply {reply!r}")
         return [r for r in reply if isinstance(r, str | int)]
 
-    async def _integer(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> int:
-        reply = await self._run(script, keys, args, durable=True)
+    async def _integer(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        budget_s: float | None = None,
+    ) -> int:
+        reply = await self._run(script, keys, args, budget_s, durable=True)
         if not isinstance(reply, int):
             raise StoreUnavailableError(f"redis: unexpected script reply {reply!r}")
         return reply
@@ -244,7 +250,13 @@ class RedisContactStore:
         args = [now_ms, max(windows.values()), *contacts]
         return await self._integer(_RELEASE, keys, args)
 
-    async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
+    async def apply_feedback(
+        self,
+        customer_id: str,
+        effect: FeedbackEffect,
+        now_ms: int,
+        budget_s: float | None = None,
+    ) -> bool:
         prefix = customer_key_prefix(customer_id)
         keys = [f"{prefix}fb:{effect.idempotency_key}"]
         keys += [prefix + _window(policy_id) for policy_id in effect.release_from]
@@ -262,7 +274,7 @@ class RedisContactStore:
         for counter in effect.count_declines:
             keys += [f"{prefix}d:{counter.policy_id}", prefix + _marker(counter.pause_marker)]
             args += [counter.window_ms, counter.threshold, counter.pause_ms]
-        return bool(await self._integer(_FEEDBACK, keys, args))
+        return bool(await self._integer(_FEEDBACK, keys, args, budget_s))
 
     async def ping(self) -> None:
         try:

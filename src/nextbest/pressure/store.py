@@ -64,8 +64,15 @@ class ContactStore(Protocol):
         again changes nothing. Returns the number of contacts removed."""
         ...
 
-    async def apply_feedback(self, customer_id: str, effect: FeedbackEffect, now_ms: int) -> bool:
-        """Apply `effect` once. Returns False when its idempotency key was seen before."""
+    async def apply_feedback(
+        self,
+        customer_id: str,
+        effect: FeedbackEffect,
+        now_ms: int,
+        budget_s: float | None = None,
+    ) -> bool:
+        """Apply `effect` once. Returns False when its idempotency key was seen before.
+        `budget_s` as for `select`."""
         ...
 
     def shard(self, customer_id: str) -> str:
