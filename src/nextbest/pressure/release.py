@@ -6,7 +6,9 @@ the request was cancelled): the answer then returned none of those offers. Each 
 decision is queued here and released in the background, off the request path, with
 `ContactStore.release`, which is idempotent and holds whatever the order in which the
 select and the release reach the store. A release that fails is retried, with a growing
-pause, until it succeeds or is `give_up_s` old.
+pause, until it succeeds or is `give_up_s` old. At most `batch` releases are sent at
+once: they share the store's connections with the decisions, and a burst of late
+replies followed by as many releases at once left the decisions none to use.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Releaser:
         last_retry_s: float = 2.0,
         give_up_s: float = 600.0,
         max_pending: int = 100_000,
-        batch: int = 32,
+        batch: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
