@@ -65,10 +65,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     redis_wait_replicas: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
     """A call that records (contacts, feedback) is acknowledged only once this many
     replicas have it (`WAIT`); unset: 1 on a Redis Cluster, 0 on one Redis."""
-    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 32
+    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 8
     """Decisions a worker works on at once; the others wait for their turn, in arrival
-    order, before they start."""
-    queue_deadline_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 100
+    order, before they start. Redis runs the scripts of all the decisions in flight one
+    after the other (and answers those it read together together): keep every worker's
+    decisions in flight times Redis's time per script (about 0.1 ms) well under the
+    budget."""
+    queue_deadline_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 250
     """A decision that waited longer than this for its turn is answered 503 with
     `Retry-After`."""
     degraded_mode: Annotated[str, msgspec.Meta(pattern=_MODES)] = "fail_closed"

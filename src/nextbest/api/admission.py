@@ -25,7 +25,7 @@ class QueueDeadlineExceededError(Exception):
 class Admission:
     """At most `max_in_flight` decisions at once; a wait past `deadline_s` is refused."""
 
-    def __init__(self, max_in_flight: int = 32, deadline_s: float = 0.1) -> None:
+    def __init__(self, max_in_flight: int = 8, deadline_s: float = 0.25) -> None:
         self.max_in_flight = max_in_flight
         self.deadline_s = deadline_s
         self._slots = asyncio.Semaphore(max_in_flight)

@@ -26,7 +26,8 @@ def open_gate(settings: Settings) -> PressureGate:
             settings.redis_url,
             timeout_s=max(settings.redis_budget_ms / 1000, 0.05),
             max_connections=MAX_SCRIPT_CONNECTIONS,
-            warm_connections=min(settings.max_in_flight, MAX_SCRIPT_CONNECTIONS),
+            # besides the decisions in flight: connections reading late replies, releases
+            warm_connections=min(4 * settings.max_in_flight, MAX_SCRIPT_CONNECTIONS),
             cluster=settings.redis_cluster,
             wait_replicas=settings.wait_replicas(),
         )
