@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -199,26 +200,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bursts", type=int, default=5)
     parser.add_argument("--burst-size", type=int, default=300)
     parser.add_argument("--wide", type=int, default=3000, help="0 to skip")
-    parser.add_argument("--budget-ms", type=int, default=10, help="NEXTBEST_REDIS_BUDGET_MS")
-    parser.add_argument("--max-in-flight", type=int, default=32, help="NEXTBEST_MAX_IN_FLIGHT")
-    parser.add_argument(
-        "--queue-deadline-ms", type=int, default=100, help="NEXTBEST_QUEUE_DEADLINE_MS"
-    )
+    settings = {
+        "budget-ms": "NEXTBEST_REDIS_BUDGET_MS",
+        "max-in-flight": "NEXTBEST_MAX_IN_FLIGHT",
+        "queue-deadline-ms": "NEXTBEST_QUEUE_DEADLINE_MS",
+    }
+    for option, variable in settings.items():
+        parser.add_argument(f"--{option}", type=int, help=f"{variable} (default: the service's)")
+    parser.add_argument("--log-dir", type=Path, help="keep the servers' logs there")
     args = parser.parse_args(argv)
     bundle = load_bundle(default_bundle_path())
     capped = {o.id for o in bundle.offers if bundle.policies.needs_check("web", o.id)}
     held = True
-    with tempfile.TemporaryDirectory(prefix="nextbest-burst-") as logs, redis_server() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="nextbest-burst-") as logs,
+        redis_server() as url,
+    ):
         env = {
             "NEXTBEST_REDIS_URL": url,
-            "NEXTBEST_REDIS_BUDGET_MS": str(args.budget_ms),
-            "NEXTBEST_MAX_IN_FLIGHT": str(args.max_in_flight),
-            "NEXTBEST_QUEUE_DEADLINE_MS": str(args.queue_deadline_ms),
+            **{
+                variable: str(value)
+                for option, variable in settings.items()
+                if (value := getattr(args, option.replace("-", "_"))) is not None
+            },
             "NEXTBEST_LOG_LEVEL": "warning",
             "NEXTBEST_HISTORY_SINK": "off",  # what is measured here is the contact store
         }
         client = redis.Redis.from_url(url, decode_responses=True)
-        log_dir = Path(logs)
+        log_dir = args.log_dir or Path(logs)
+        log_dir.mkdir(parents=True, exist_ok=True)
         with (
             nextbest_server(workers=1, log_dir=log_dir, env=env) as a,
             nextbest_server(workers=1, log_dir=log_dir, env=env) as b,
@@ -240,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         client.close()
         failures = Counter(
-            f"{event['event']}:{event.get('error', '')}"
+            re.sub(r"\d+", "N", event.get("error", ""))
             for server in servers
             for line in server.log.read_text().splitlines()
             if line.startswith("{") and '"contact_store_failed"' in line
