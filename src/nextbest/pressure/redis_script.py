@@ -340,7 +340,9 @@ class ScriptRunner:
         try:
             await connection.connect()  # type: ignore[no-untyped-call]
         except BaseException:
-            self._discard(connection)
+            # only this one: a connect that timed out on a busy machine says nothing of
+            # the idle connections (a dead server is found out by the next call on one)
+            self._discard(connection, with_idle=False)
             raise
         connection.socket_timeout = None  # every send and read here has its own deadline
         return connection
