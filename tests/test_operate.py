@@ -117,6 +117,7 @@ def test_sigterm_finishes_requests_in_flight_and_exits_zero(
         DEMO_BUNDLE,
         NEXTBEST_REDIS_URL=redis_server.url,
         NEXTBEST_REDIS_BUDGET_MS="1000",
+        NEXTBEST_QUEUE_DEADLINE_MS="30000",  # those waiting for their turn are in flight too
         NEXTBEST_LOG_LEVEL="info",
     )
     body = decision_request(customer_id="C-term", channel="web", stage="loyal", clv=900.0)
