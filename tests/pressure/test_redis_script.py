@@ -29,6 +29,7 @@ def _offer(offer_id: str) -> list[CapCandidate]:
         ("PING",),
         ("SET", "", "ü-€-𝄞", -1, 0),
         ("SCRIPT", "LOAD", "x" * 10_000 + "\r\n" + "y"),
+        ("SCRIPT", "LOAD", b"return 1"),
     ],
 )
 def test_commands_are_packed_as_redis_py_packs_them(parts: tuple[str | int, ...]) -> None:

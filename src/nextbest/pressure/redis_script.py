@@ -273,38 +273,39 @@ class ScriptRunner:
         ask = _ASKING if asking else b""
         required = wait.required if wait is not None else 0
         then_wait = _resp(wait.command(required, budget_s)) if wait and required else b""
-        async with asyncio.timeout_at(deadline):
-            await connection.send_packed_command(ask + command + then_wait)
-        unread = 1 + asking + bool(then_wait)
-        replies_by = _replies_by(budget_s)
-        acknowledged: Reply | ResponseError = None
-        try:
+        unread = 0
+
+        async def replies(loads: int) -> tuple[Reply | ResponseError, Reply | ResponseError]:
+            """The EVALSHA's reply and the WAIT's (None without), after `loads` replies to
+            SCRIPT LOAD; `unread` counts those still due."""
+            nonlocal unread
+            replies_by = _replies_by(budget_s)
+            unread = loads + 1 + asking + bool(then_wait)
+            for _ in range(loads):
+                await _read(connection, replies_by)
+                unread -= 1
             if asking:
                 await _expect_ok(connection, replies_by)
                 unread -= 1
             reply = await _answer(connection, replies_by)
             unread -= 1
+            acknowledged: Reply | ResponseError = None
             if then_wait:
                 acknowledged = await _answer(connection, replies_by)
                 unread -= 1
+            return reply, acknowledged
+
+        async with asyncio.timeout_at(deadline):
+            await connection.send_packed_command(ask + command + then_wait)
+        try:
+            reply, acknowledged = await replies(0)
             if isinstance(reply, NoScriptError):  # a restarted or newly promoted server
-                load = _resp(("SCRIPT", "LOAD", str(script.script)))
+                load = _resp(("SCRIPT", "LOAD", script.script))
                 async with asyncio.timeout(budget_s):
                     await connection.send_packed_command(
                         load + ask + command + then_wait, check_health=False
                     )
-                unread = 2 + asking + bool(then_wait)
-                replies_by = _replies_by(budget_s)
-                await _read(connection, replies_by)
-                unread -= 1
-                if asking:
-                    await _expect_ok(connection, replies_by)
-                    unread -= 1
-                reply = await _answer(connection, replies_by)
-                unread -= 1
-                if then_wait:
-                    acknowledged = await _answer(connection, replies_by)
-                    unread -= 1
+                reply, acknowledged = await replies(1)
         except RedisTimeoutError as exc:
             if not connection.is_connected:  # closed: nothing more will come on it
                 raise
@@ -469,9 +470,16 @@ class ScriptRunner:
 _ASKING = b"*1\r\n$6\r\nASKING\r\n"
 
 
-def _resp(parts: Sequence[str | int]) -> bytes:
+def _resp(parts: Sequence[str | int | bytes | memoryview]) -> bytes:
     """A command as RESP (an array of bulk strings; text as UTF-8, integers in decimal)."""
-    encoded = [part.encode() if isinstance(part, str) else b"%d" % part for part in parts]
+    encoded = [
+        part.encode()
+        if isinstance(part, str)
+        else b"%d" % part
+        if isinstance(part, int)
+        else bytes(part)
+        for part in parts
+    ]
     return b"*%d\r\n" % len(encoded) + b"".join(
         b"$%d\r\n%b\r\n" % (len(part), part) for part in encoded
     )
