@@ -473,7 +473,10 @@ def _workdir(args: argparse.Namespace) -> Iterator[Path]:
 
 
 def main() -> None:
-    args = _parser().parse_args()
+    parser = _parser()
+    args = parser.parse_args()
+    if args.in_process and args.pressure_decisions <= 300:
+        parser.error("--pressure-decisions must be over bench_pressure's warm-up of 300")
     wrk = find_wrk()
     if wrk is None:
         raise SystemExit(WRK_MISSING)

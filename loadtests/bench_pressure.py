@@ -115,7 +115,10 @@ class PressureResult:
 def measure(
     decider: Decider, url: str, decisions: int, customers: int, warmup: int
 ) -> PressureResult:
-    """The same recorded decisions through both stores; `url` names an empty Redis."""
+    """The same recorded decisions through both stores; `url` names an empty Redis.
+    Raises ValueError when no decision would be left after the warm-up."""
+    if decisions <= warmup:
+        raise ValueError(f"{decisions} decisions leave none to measure after a warm-up of {warmup}")
     batch = recorded_requests(decider, decisions, customers)
     with redis.Redis.from_url(url) as client:
         client.config_resetstat()
@@ -156,6 +159,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
+    if args.decisions <= args.warmup:
+        parser.error(f"--decisions must be over the warm-up ({args.warmup})")
 
     decider = Decider(load_bundle(default_bundle_path()))
     with contextlib.ExitStack() as stack:
