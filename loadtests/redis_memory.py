@@ -22,10 +22,9 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import redis
-from _servers import RedisServer, ServerError, free_port
+from _servers import ServerError, free_port, redis_server
 from bench_decide import requests
 
 from nextbest.bundle import load_bundle
@@ -85,13 +84,8 @@ def _server(cluster: bool) -> Iterator[str]:
         with _one_node_cluster() as url:
             yield url
         return
-    with tempfile.TemporaryDirectory(prefix="nextbest-redis-") as workdir:
-        server = RedisServer(Path(workdir))
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
+    with redis_server() as url:
+        yield url
 
 
 async def _fill(url: str, cluster: bool, customers: int, decisions: int) -> None:
