@@ -3,23 +3,15 @@ a real `nextbest serve`."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from _servers import nextbest_server
 
-CHROMIUM = Path("/usr/bin/chromium")
+from chromium import launched, playwright_or_skip
 
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(
-        "needs Debian's chromium (`apt-get install -y chromium`, as .ci/run does)",
-        allow_module_level=True,
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 
 
 _SHOWS_A_NEW_ANSWER_TO = """([previous, fields]) => {
@@ -43,12 +35,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched(sync_api) as chromium:
+        yield chromium
 
 
 class Explorer:

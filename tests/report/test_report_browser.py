@@ -20,18 +20,11 @@ from simulated_experiment import (
     write_history,
 )
 
+from chromium import launched, playwright_or_skip
 from nextbest.bundle import Bundle
 from nextbest.cli import main
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(
-        "needs Debian's chromium (`apt-get install -y chromium`, as .ci/run does)",
-        allow_module_level=True,
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +43,8 @@ def page_file(tmp_path_factory: pytest.TempPathFactory, demo_bundle: Bundle) -> 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched(sync_api) as chromium:
+        yield chromium
 
 
 def test_the_page_draws_its_charts_from_nothing_but_itself(browser: Any, page_file: Path) -> None:
