@@ -49,7 +49,8 @@ WINDOW_KEY = "nb:{{{customer}}}:c:sales_3_per_7_days"
 CAP = 3
 
 
-def _body(customer: str) -> dict[str, Any]:
+def burst_body(customer: str) -> dict[str, Any]:
+    """A recorded web decision for `customer`, `limit 3`: the burst's request."""
     return {
         "customer": {"id": customer, "lifecycle_stage": "loyal", "clv": 2000.0},
         "context": {"channel": "web"},
@@ -63,7 +64,7 @@ async def _post_all(bases: Sequence[str], customers: Sequence[str]) -> list[http
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         return await asyncio.gather(
             *(
-                client.post(f"{bases[i % len(bases)]}/v1/decisions", json=_body(customer))
+                client.post(f"{bases[i % len(bases)]}/v1/decisions", json=burst_body(customer))
                 for i, customer in enumerate(customers)
             )
         )

@@ -47,6 +47,7 @@ from typing import Any
 
 import httpx
 from _servers import RedisClusterNodes, nextbest_server
+from bench_burst import CAP, burst_body
 from redis.crc import key_slot
 
 from nextbest.bundle import load_bundle
@@ -56,16 +57,6 @@ from nextbest.pressure.redis import RedisContactStore, customer_key_prefix
 from nextbest.pressure.types import Cap, CapCandidate
 
 WINDOW = "c:sales_3_per_7_days"
-CAP = 3
-
-
-def _body(customer: str) -> dict[str, Any]:
-    return {
-        "customer": {"id": customer, "lifecycle_stage": "loyal", "clv": 2000.0},
-        "context": {"channel": "web"},
-        "limit": 3,
-        "dry_run": False,
-    }
 
 
 def _slot(customer: str) -> int:
@@ -97,7 +88,7 @@ async def _burst(
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         answers = await asyncio.gather(
             *(
-                client.post(f"{bases[i % len(bases)]}/v1/decisions", json=_body(customer))
+                client.post(f"{bases[i % len(bases)]}/v1/decisions", json=burst_body(customer))
                 for i in range(size)
             )
         )
@@ -136,7 +127,7 @@ async def _stream(
         while not stop.is_set():
             customer = f"C-fo-{next(names)}"
             sent = time.monotonic()
-            response = await client.post(f"{base}/v1/decisions", json=_body(customer))
+            response = await client.post(f"{base}/v1/decisions", json=burst_body(customer))
             degraded = response.status_code != 200 or bool(response.json()["degraded"])
             answers.append(Answer(sent, customer, degraded, response.status_code))
 
