@@ -63,6 +63,15 @@ class GateResult:
     """... and each cap's count before the decision (None: not exploring)."""
 
 
+def _without_checks(
+    policies: ContactPolicies, channel: str, ranked: Sequence[str]
+) -> tuple[list[str], tuple[str, ...]]:
+    """`fail_closed` without the store: the offers no cap or back-off concerns, in rank
+    order, and the others (withheld)."""
+    unchecked = [o for o in ranked if not policies.needs_check(channel, o)]
+    return unchecked, tuple(o for o in ranked if o not in unchecked)
+
+
 def _picked(
     ranked: Sequence[str],
     picks: Sequence[float],
@@ -192,9 +201,9 @@ class PressureGate:
         """As `select`, the picks applied where the offers are chosen: in the store when
         any candidate has a cap or back-off, else (and when the store cannot answer) here,
         over the offers the degraded mode lets through."""
-        candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
         if not any(policies.needs_check(channel, offer_id) for offer_id in ranked):
             return _picked(ranked, picks, None, None)
+        candidates = [policies.candidate(channel, offer_id) for offer_id in ranked]
         selection = await self._ask_store(
             customer_id, decision_id, candidates, len(picks), record, picks
         )
@@ -208,9 +217,8 @@ class PressureGate:
         mode = self._modes.get(channel, self._default_mode)
         if mode == "fail_open":
             return _picked(ranked, picks, mode, selection)
-        unchecked = [o for o in ranked if not policies.needs_check(channel, o)]
+        unchecked, withheld = _without_checks(policies, channel, ranked)
         result = _picked(unchecked, picks, mode, selection)
-        withheld = tuple(o for o in ranked if o not in unchecked)
         return dataclasses.replace(result, withheld=withheld)
 
     def _degraded(
@@ -224,8 +232,7 @@ class PressureGate:
         mode = self._modes.get(channel, self._default_mode)
         if mode == "fail_open":
             return GateResult(tuple(ranked[:limit]), degraded_mode=mode, store_error=error)
-        unchecked = [o for o in ranked if not policies.needs_check(channel, o)]
-        withheld = tuple(o for o in ranked if o not in unchecked)
+        unchecked, withheld = _without_checks(policies, channel, ranked)
         return GateResult(
             tuple(unchecked[:limit]), withheld=withheld, degraded_mode=mode, store_error=error
         )
