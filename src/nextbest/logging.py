@@ -6,12 +6,14 @@ import logging
 import sys
 import time
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 import structlog
 
-__all__ = ["configure_logging"]
+from nextbest.log_context import log_context, merge_log_context
+
+__all__ = ["configure_logging", "log_info"]
 
 # One line per decision sits on the hot path: msgspec renders it several times faster
 # than the standard library's json; values it has no encoding for are written as str().
@@ -44,8 +46,52 @@ class _UtcTimestamp:
         return event
 
 
+class _JsonInfoLines:
+    """Writes an info line as the JSON configuration's processors would render it, without
+    going through them (a fifth of the CPU, on the line written for every decision)."""
+
+    __slots__ = ("_enabled", "_stamp", "_stream", "processors")
+
+    def __init__(
+        self,
+        processors: list[structlog.types.Processor],
+        stamp: _UtcTimestamp,
+        stream: BinaryIO,
+        min_level: int,
+    ) -> None:
+        self.processors = processors
+        self._stamp = stamp
+        self._stream = stream
+        self._enabled = min_level <= logging.INFO
+
+    def write(self, event: str, fields: dict[str, Any]) -> None:
+        if not self._enabled:
+            return
+        line: dict[str, Any] = {**log_context(), **fields, "event": event, "level": "info"}
+        self._stream.write(_json.encode(self._stamp(None, "info", line)) + b"\n")
+        self._stream.flush()
+
+
+_json_info_lines: _JsonInfoLines | None = None
+
+
+def log_info(logger: structlog.typing.FilteringBoundLogger, event: str, **fields: Any) -> None:
+    """`logger.info(event, **fields)`, written directly while `configure_logging`'s JSON
+    lines are in force (not, say, under a test's `capture_logs`)."""
+    direct = _json_info_lines
+    processors = structlog.get_config()["processors"]
+    # capture_logs swaps the processors in the list configured, not the list
+    if direct is not None and processors is direct.processors and processors[-1] is _render_json:
+        direct.write(event, fields)
+    else:
+        logger.info(event, **fields)
+
+
 def configure_logging(log_format: str = "auto", level: str = "info") -> None:
+    global _json_info_lines
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    min_level = logging.getLevelNamesMapping()[level.upper()]
+    stamp = _UtcTimestamp()
     renderer: structlog.types.Processor
     logger_factory: Callable[..., Any]
     if as_json:
@@ -54,17 +100,19 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         logger_factory = structlog.WriteLoggerFactory(file=sys.stderr)
+    processors: list[structlog.types.Processor] = [
+        merge_log_context,
+        structlog.processors.add_log_level,
+        stamp,
+        structlog.processors.format_exc_info,
+        renderer,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            _UtcTimestamp(),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(min_level),
         logger_factory=logger_factory,
         cache_logger_on_first_use=True,
+    )
+    _json_info_lines = (
+        _JsonInfoLines(processors, stamp, sys.stderr.buffer, min_level) if as_json else None
     )

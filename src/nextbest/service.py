@@ -3,7 +3,7 @@
 Ranking (decide/), contact pressure (pressure/) and the answer are composed here; the
 metrics and the log line are made from the finished Decision, never inside a stage.
 Every line logged during a decision carries its decision id, customer id and bundle
-version (structlog context variables).
+version (log_context.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from nextbest.decide.exploring import ExplorationPlan
 from nextbest.decide.types import DecisionRequest
 from nextbest.decide.values import WITHHELD, Decision, DropReason, Selection
 from nextbest.history.recorder import HistoryRecorder
+from nextbest.log_context import bind_log_context, reset_log_context
+from nextbest.logging import log_info
 from nextbest.metrics import count_degraded, observe_decision
 from nextbest.pressure.gate import GateResult, PressureGate
 
@@ -47,11 +49,10 @@ async def decide(
     started = time.perf_counter_ns()
     decision_id = os.urandom(16).hex()  # 128 random bits, as uuid4's hex for a fifth of its CPU
     bundle = decider.bundle
-    with structlog.contextvars.bound_contextvars(
-        decision_id=decision_id,
-        customer_id=request.customer.id,
-        bundle_version=bundle.version,
-    ):
+    logged_with = bind_log_context(
+        decision_id=decision_id, customer_id=request.customer.id, bundle_version=bundle.version
+    )
+    try:
         ranking = await decider.rank_together(request, decision_id)
         plan = decider.explore(ranking)
         before_store = time.perf_counter_ns()
@@ -70,6 +71,8 @@ async def decide(
         _record(decision, result, time.perf_counter_ns() - started)
         if history is not None:
             history.decision(decision, bundle.name)
+    finally:
+        reset_log_context(logged_with)
     return decision
 
 
@@ -93,7 +96,8 @@ def _record(decision: Decision, result: GateResult, total_ns: int) -> None:
         if assignment is None
         else {"experiment": assignment.experiment, "arm": assignment.arm.id}
     )
-    _log.info(
+    log_info(
+        _log,
         "decision",
         channel=channel,
         offers=[o.offer_id for o in response.offers],

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from litestar.testing import TestClient
 from structlog.testing import capture_logs
 
 from helpers import decision_request
 from nextbest.api.request_id import trace_context
+from nextbest.log_context import merge_log_context
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -22,7 +22,7 @@ TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
 @pytest.fixture
 def logs() -> Iterator[list[dict[str, Any]]]:
     """Log lines as the service writes them: with the request's context merged in."""
-    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as captured:
+    with capture_logs(processors=[merge_log_context]) as captured:
         yield captured
 
 

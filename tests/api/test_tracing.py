@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-import structlog
 from litestar.testing import TestClient
 from structlog.testing import capture_logs
 
@@ -17,6 +16,7 @@ from helpers import decision_request
 from nextbest.api.app import create_app
 from nextbest.config import Settings
 from nextbest.decide import Decider
+from nextbest.log_context import merge_log_context
 
 pytest.importorskip("opentelemetry.sdk")
 
@@ -50,7 +50,7 @@ def test_a_decision_is_a_server_span_continuing_the_callers_trace(
 ) -> None:
     exporter.clear()
     headers = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
-    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+    with capture_logs(processors=[merge_log_context]) as logs:
         assert traced.post("/v1/decisions", json=decision_request(), headers=headers).is_success
     [span] = exporter.get_finished_spans()
     assert span.name == "POST /v1/decisions"
@@ -70,7 +70,7 @@ def test_without_a_traceparent_a_new_trace_starts_and_reaches_the_logs(
     traced: TestClient[Any], exporter: InMemorySpanExporter
 ) -> None:
     exporter.clear()
-    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+    with capture_logs(processors=[merge_log_context]) as logs:
         traced.post("/v1/decisions", json=decision_request())
     [span] = exporter.get_finished_spans()
     assert span.parent is None

@@ -3,18 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.testing import TestClient
-from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from helpers import decision_request, free_port
 from nextbest.api.app import create_app
 from nextbest.decide import Decider
+from nextbest.log_context import merge_log_context
 from nextbest.pressure.gate import PressureGate
 from nextbest.pressure.redis import RedisContactStore
 
 
 def test_one_log_line_per_decision_with_ids_and_stage_times(client: TestClient[Any]) -> None:
-    with capture_logs(processors=[merge_contextvars]) as logs:
+    with capture_logs(processors=[merge_log_context]) as logs:
         body = client.post(
             "/v1/decisions", json=decision_request(customer_id="C-9", call_reason="move_house")
         ).json()
@@ -36,7 +36,7 @@ def test_every_line_of_a_degraded_decision_carries_its_ids(decider: Decider) -> 
     request = decision_request(customer_id="C-10", channel="web", stage="loyal", clv=900.0)
     with (
         TestClient(create_app(decider, gate=PressureGate(store))) as client,
-        capture_logs(processors=[merge_contextvars]) as logs,
+        capture_logs(processors=[merge_log_context]) as logs,
     ):
         body = client.post("/v1/decisions", json=request).json()
     lines = [e for e in logs if e["event"] in {"contact_store_failed", "decision_degraded"}]

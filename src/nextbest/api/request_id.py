@@ -3,7 +3,7 @@
 A raw ASGI middleware around the whole app (so 404s, 405s and CORS preflights get one
 too): the request's `X-Request-ID` (or a new one when it is absent or unusable) is sent
 back on the response and bound, with the `traceparent`'s trace and parent span ids, to
-every log line written while the request is served (structlog contextvars).
+every log line written while the request is served (log_context.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Final
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bind_contextvars, reset_contextvars
+
+from nextbest.log_context import bind_log_context, reset_log_context
 
 __all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "TraceContext", "trace_context"]
 
@@ -88,9 +89,9 @@ class RequestIdMiddleware:
             await send(message)
 
         if trace is None:
-            tokens = bind_contextvars(request_id=request_id.decode())
+            token = bind_log_context(request_id=request_id.decode())
         else:
-            tokens = bind_contextvars(
+            token = bind_log_context(
                 request_id=request_id.decode(),
                 trace_id=trace.trace_id,
                 parent_span_id=trace.parent_id,
@@ -98,4 +99,4 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            reset_contextvars(**tokens)
+            reset_log_context(token)

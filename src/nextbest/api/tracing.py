@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bind_contextvars, reset_contextvars
+
+from nextbest.log_context import bind_log_context, reset_log_context
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer, TracerProvider
@@ -71,7 +72,7 @@ class TracingMiddleware:
             method, context=parent, kind=SpanKind.SERVER, record_exception=True
         ) as span:
             context = span.get_span_context()
-            tokens = bind_contextvars(
+            token = bind_log_context(
                 trace_id=f"{context.trace_id:032x}", span_id=f"{context.span_id:016x}"
             )
             span.set_attribute("http.request.method", method)
@@ -88,7 +89,7 @@ class TracingMiddleware:
             try:
                 await self.app(scope, receive, send_noting_status)
             finally:
-                reset_contextvars(**tokens)
+                reset_log_context(token)
                 route = scope.get("path_template")
                 if route:
                     span.set_attribute("http.route", route)
