@@ -63,7 +63,9 @@ def test_a_refused_decision_is_a_503_problem_with_retry_after(decider: Decider) 
     async def scenario() -> list[Any]:
         async with AsyncTestClient(app) as client:
             async with app.state.serving.admission.slot():  # the one decision in flight
-                busy = await client.post("/v1/decisions", json=body)
+                busy = await client.post(
+                    "/v1/decisions", json=body, headers={"X-Request-ID": "r-busy"}
+                )
             served = await client.post("/v1/decisions", json=body)
             metrics = await client.get("/metrics")
         return [busy, served, metrics.text]
@@ -74,5 +76,10 @@ def test_a_refused_decision_is_a_503_problem_with_retry_after(decider: Decider) 
     assert busy.headers["content-type"].startswith("application/problem+json")
     assert busy.json()["status"] == 503
     assert "busy" in busy.json()["detail"]
+    assert busy.headers["x-request-id"] == "r-busy"
     assert served.status_code == 200
     assert "nextbest_decisions_shed_total 1.0" in metrics
+    assert (
+        'nextbest_http_request_duration_seconds_count{method="POST",'
+        'route="/v1/decisions",status="503"} 1.0'
+    ) in metrics

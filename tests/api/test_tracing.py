@@ -51,7 +51,9 @@ def test_a_decision_is_a_server_span_continuing_the_callers_trace(
     exporter.clear()
     headers = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
     with capture_logs(processors=[merge_log_context]) as logs:
-        assert traced.post("/v1/decisions", json=decision_request(), headers=headers).is_success
+        answer = traced.post("/v1/decisions", json=decision_request(), headers=headers)
+    assert answer.is_success
+    assert len(answer.headers["x-request-id"]) == 32
     [span] = exporter.get_finished_spans()
     assert span.name == "POST /v1/decisions"
     assert span.kind == SpanKind.SERVER

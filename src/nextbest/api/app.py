@@ -21,7 +21,7 @@ from nextbest.api.decision_path import DecisionPath
 from nextbest.api.explorer import explorer_router
 from nextbest.api.feedback import FeedbackRoutes
 from nextbest.api.floor import floor
-from nextbest.api.http_metrics import HttpMetricsMiddleware
+from nextbest.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from nextbest.api.openapi import docs_assets, openapi_config
 from nextbest.api.problems import EXCEPTION_HANDLERS
 from nextbest.api.reloader import BundleReloader
@@ -136,11 +136,17 @@ def create_app(
         cors_config=cors,
         debug=False,
     )
-    handler: ASGIApp = DecisionPath(app.asgi_handler, serving, settings.max_body_bytes, cors)
-    handler = HttpMetricsMiddleware(handler, serving.gate.breakers, serving.gate.releaser)
-    if tracer_provider is not None:
+    http_metrics = HttpMetrics(serving.gate.breakers, serving.gate.releaser)
+    if tracer_provider is None:
+        behind = RequestIdMiddleware(HttpMetricsMiddleware(app.asgi_handler, http_metrics))
+        app.asgi_handler = DecisionPath(
+            behind, serving, settings.max_body_bytes, cors, http_metrics=http_metrics
+        )
+    else:
+        handler: ASGIApp = DecisionPath(app.asgi_handler, serving, settings.max_body_bytes, cors)
+        handler = HttpMetricsMiddleware(handler, http_metrics)
         handler = TracingMiddleware(handler, tracer_provider)
-    app.asgi_handler = RequestIdMiddleware(handler)
+        app.asgi_handler = RequestIdMiddleware(handler)
     return app
 
 

@@ -21,10 +21,17 @@ answered here too, with the CORS headers Litestar's middleware would add
 
 Only a refusal for a busy worker (503) and an unexpected error (500) come after the
 decision began; they are answered here as the exception handlers would.
+
+Given `http_metrics`, the path stands in front of the request-id and HTTP-metrics
+middlewares (which then see only what it hands on) and does their work itself for the
+decisions it answers: the request id echoed and bound to the log lines, the request
+timed. Their two layers cost a decision a few microseconds, about as much as its
+arbitration. (With tracing, the path sits behind them and the tracing middleware.)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -45,11 +52,14 @@ from litestar.types import (
 from nextbest import service
 from nextbest.api.admission import QueueDeadlineExceededError
 from nextbest.api.cors import actual_request_headers
+from nextbest.api.http_metrics import HttpMetrics
 from nextbest.api.problems import PROBLEM_JSON, busy_problem, unexpected_problem
+from nextbest.api.request_id import REQUEST_ID_HEADER, request_ids
 from nextbest.api.state import Serving
 from nextbest.api.wire import Problem
 from nextbest.decide import DecisionRequest
 from nextbest.errors import InvalidRequestError
+from nextbest.log_context import bind_log_context, reset_log_context
 from nextbest.metrics import count_shed
 
 __all__ = ["DECISIONS_PATH", "DecisionPath"]
@@ -58,6 +68,7 @@ DECISIONS_PATH = "/v1/decisions"
 
 _decoder = msgspec.json.Decoder(DecisionRequest)
 _JSON = b"application/json"
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
 _MAX_ORIGINS_REMEMBERED = 256
 
 Headers = tuple[tuple[bytes, bytes], ...]
@@ -70,16 +81,22 @@ class _UnreadBodyError(Exception):
 class DecisionPath:
     """Serves `POST /v1/decisions` for `serving`; every other request goes to `app`."""
 
-    __slots__ = ("_app", "_cors", "_cors_headers", "_max_body", "_serving")
+    __slots__ = ("_app", "_cors", "_cors_headers", "_http_metrics", "_max_body", "_serving")
 
     def __init__(
-        self, app: ASGIApp, serving: Serving, max_body_bytes: int, cors: CORSConfig | None
+        self,
+        app: ASGIApp,
+        serving: Serving,
+        max_body_bytes: int,
+        cors: CORSConfig | None,
+        http_metrics: HttpMetrics | None = None,
     ) -> None:
         self._app = app
         self._serving = serving
         self._max_body = max_body_bytes
         self._cors = cors
         self._cors_headers: dict[tuple[bytes, bool], Headers] = {}
+        self._http_metrics = http_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -89,6 +106,7 @@ class DecisionPath:
         ):
             await self._app(scope, receive, send)
             return
+        started = time.perf_counter()
         extra = self._cors_answer_headers(scope) if self._cors is not None else ()
         try:
             body = await _read_body(scope, receive, self._max_body)
@@ -103,7 +121,20 @@ class DecisionPath:
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             await self._app(scope, _replay(body), send)
             return
-        await self._decide(scope, request, body, send, extra)
+        if self._http_metrics is None:
+            await self._decide(scope, request, body, send, extra)
+            return
+        request_id, log_ids = request_ids(scope["headers"])
+        status = 500
+        token = bind_log_context(**log_ids)
+        try:
+            status = await self._decide(
+                scope, request, body, send, (*extra, (_REQUEST_ID, request_id))
+            )
+        finally:
+            reset_log_context(token)
+            if status:
+                self._http_metrics.answered(DECISIONS_PATH, "POST", status, started)
 
     def _cors_answer_headers(self, scope: Scope) -> Headers:
         origin, has_cookie = None, False
@@ -124,7 +155,8 @@ class DecisionPath:
 
     async def _decide(
         self, scope: Scope, request: DecisionRequest, body: bytes, send: Send, extra: Headers
-    ) -> None:
+    ) -> int:
+        """The status answered; 0 when the request was handed to the app."""
         serving = self._serving
         try:
             async with serving.admission.slot():
@@ -133,15 +165,14 @@ class DecisionPath:
                 )
         except InvalidRequestError:  # raised before anything was counted or recorded
             await self._app(scope, _replay(body), send)
-            return
+            return 0
         except QueueDeadlineExceededError as exc:
             count_shed()
-            await _answer_problem(send, busy_problem(str(exc)), extra)
-            return
+            return await _answer_problem(send, busy_problem(str(exc)), extra)
         except Exception as exc:
-            await _answer_problem(send, unexpected_problem(scope["path"], exc), extra)
-            return
+            return await _answer_problem(send, unexpected_problem(scope["path"], exc), extra)
         await _answer(send, 200, _JSON, encode_json(decision.response), extra)
+        return 200
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -187,10 +218,11 @@ def _replay(body: bytes) -> Callable[[], Awaitable[ReceiveMessage]]:
 
 async def _answer_problem(
     send: Send, problem: tuple[Problem, dict[str, str]], cors: Headers
-) -> None:
+) -> int:
     document, headers = problem
     extra = tuple((k.lower().encode(), v.encode()) for k, v in headers.items()) + cors
     await _answer(send, document.status, PROBLEM_JSON.encode(), encode_json(document), extra)
+    return document.status
 
 
 async def _answer(

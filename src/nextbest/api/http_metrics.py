@@ -23,6 +23,7 @@ __all__ = [
     "HTTP_SECONDS",
     "RELEASES",
     "RELEASES_PENDING",
+    "HttpMetrics",
     "HttpMetricsMiddleware",
 ]
 
@@ -61,42 +62,24 @@ def _observer(route: str, method: str, status: int) -> Histogram:
     return HTTP_SECONDS.labels(route, method, str(status))
 
 
-class HttpMetricsMiddleware:
-    """Times every HTTP request and notes the contact store's state after it: the
+class HttpMetrics:
+    """Notes each answered HTTP request and, after it, the contact store's state: the
     breaker, and the releases of contacts (which run in the background: the figures are
     as of this worker's last request)."""
 
-    __slots__ = ("_abandoned", "_breaker", "_open", "_pending", "_released", "_releaser", "app")
+    __slots__ = ("_abandoned", "_breaker", "_open", "_pending", "_released", "_releaser")
 
-    def __init__(
-        self, app: ASGIApp, breaker: CircuitBreaker | ShardBreakers, releaser: Releaser
-    ) -> None:
-        self.app = app
+    def __init__(self, breaker: CircuitBreaker | ShardBreakers, releaser: Releaser) -> None:
         self._breaker = breaker
         self._open: bool | None = None
         self._releaser = releaser
         self._pending = self._released = self._abandoned = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            route = scope.get("path_template") or UNMATCHED
-            _observer(route, scope["method"], status).observe(time.perf_counter() - started)
-            self._note_breaker()
-            self._note_releases()
+    def answered(self, route: str, method: str, status: int, started: float) -> None:
+        """A request to `route` (a path template), begun at `started` (perf_counter)."""
+        _observer(route, method, status).observe(time.perf_counter() - started)
+        self._note_breaker()
+        self._note_releases()
 
     def _note_breaker(self) -> None:
         is_open = self._breaker.is_open
@@ -115,6 +98,35 @@ class HttpMetricsMiddleware:
         if releaser.abandoned != self._abandoned:
             _ABANDONED.inc(releaser.abandoned - self._abandoned)
             self._abandoned = releaser.abandoned
+
+
+class HttpMetricsMiddleware:
+    """Times every HTTP request (`HttpMetrics`)."""
+
+    __slots__ = ("_metrics", "app")
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = scope.get("path_template") or UNMATCHED
+            self._metrics.answered(route, scope["method"], status, started)
 
 
 _RELEASED = RELEASES.labels("released")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterable
 from typing import Final
 
 from litestar.enums import ScopeType
@@ -17,7 +18,13 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from nextbest.log_context import bind_log_context, reset_log_context
 
-__all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "TraceContext", "trace_context"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "RequestIdMiddleware",
+    "TraceContext",
+    "request_ids",
+    "trace_context",
+]
 
 REQUEST_ID_HEADER: Final = "x-request-id"
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
@@ -60,6 +67,28 @@ def new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+def request_ids(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, dict[str, str]]:
+    """The request id to echo (the request's `X-Request-ID`, or a new one when it is
+    absent or unusable), and the ids to bind to the request's log lines: `request_id`, and
+    a valid `traceparent`'s `trace_id` and `parent_span_id`."""
+    request_id: bytes | None = None
+    trace: TraceContext | None = None
+    for name, value in headers:
+        if name == _REQUEST_ID:
+            request_id = value if _USABLE_ID.match(value) else None
+        elif name == _TRACEPARENT:
+            trace = trace_context(value)
+    if request_id is None:
+        request_id = new_request_id().encode()
+    if trace is None:
+        return request_id, {"request_id": request_id.decode()}
+    return request_id, {
+        "request_id": request_id.decode(),
+        "trace_id": trace.trace_id,
+        "parent_span_id": trace.parent_id,
+    }
+
+
 class RequestIdMiddleware:
     """Reads `X-Request-ID` and `traceparent`, echoes the request id, binds both to logs."""
 
@@ -72,15 +101,7 @@ class RequestIdMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        request_id: bytes | None = None
-        trace: TraceContext | None = None
-        for name, value in scope["headers"]:
-            if name == _REQUEST_ID:
-                request_id = value if _USABLE_ID.match(value) else None
-            elif name == _TRACEPARENT:
-                trace = trace_context(value)
-        if request_id is None:
-            request_id = new_request_id().encode()
+        request_id, log_ids = request_ids(scope["headers"])
         echoed = (_REQUEST_ID, request_id)
 
         async def send_with_id(message: Message) -> None:
@@ -88,14 +109,7 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
-        if trace is None:
-            token = bind_log_context(request_id=request_id.decode())
-        else:
-            token = bind_log_context(
-                request_id=request_id.decode(),
-                trace_id=trace.trace_id,
-                parent_span_id=trace.parent_id,
-            )
+        token = bind_log_context(**log_ids)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
