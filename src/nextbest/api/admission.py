@@ -12,8 +12,6 @@ another replica or come back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 __all__ = ["Admission", "QueueDeadlineExceededError"]
 
@@ -30,10 +28,13 @@ class Admission:
         self.deadline_s = deadline_s
         self._slots = asyncio.Semaphore(max_in_flight)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def slot(self) -> Admission:
         """Hold a slot for the block; raises QueueDeadlineExceededError when none
-        came free within the deadline."""
+        came free within the deadline. (The admission is its own context manager: a
+        generator-based one cost a decision more than its admission.)"""
+        return self
+
+    async def __aenter__(self) -> None:
         if self._slots.locked():
             try:
                 async with asyncio.timeout(self.deadline_s):
@@ -45,7 +46,6 @@ class Admission:
                 ) from None
         else:
             await self._slots.acquire()
-        try:
-            yield
-        finally:
-            self._slots.release()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._slots.release()

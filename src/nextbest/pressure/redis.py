@@ -199,13 +199,12 @@ class RedisContactStore:
         budget_s: float | None = None,
     ) -> Selection:
         prefix = customer_key_prefix(customer_id)
-        policy_of: dict[str, str] = {}
+        policy_of: dict[str, str] = {}  # a suffix always names the same policy
         lines = []
         for candidate in candidates:
             line = self._line(candidate)
             lines.append(line.text)
-            for suffix, policy_id in line.keys:
-                policy_of.setdefault(suffix, policy_id)
+            policy_of.update(line.keys)
         args: list[str | int] = [now_ms, limit, int(record), contact_prefix, ";".join(policy_of)]
         args.append("\n".join(lines))
         if picks is not None:
