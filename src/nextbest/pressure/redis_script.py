@@ -3,17 +3,16 @@
 redis-py's command path (connection pool with its condition variable and telemetry,
 retry wrapper, argument encoder, response callbacks) cost more CPU per decision than
 the whole ranking. A decision needs none of it: one EVALSHA, one reply. So the runner
-keeps its own idle redis-py connections (made by the client's pool, with its settings:
-address, credentials, TLS, timeouts, reply decoding; parsed by hiredis), packs the
-command itself (`_resp`: the same bytes as redis-py's `pack_command`, for a third of its
-CPU) and reads the reply. Once connected, a connection has no socket timeout of its own:
-every send and read here carries its deadline (redis-py would otherwise run each send
-in a task of its own under `wait_for`, twice the send's CPU). It uses only redis-py's
-public connection API (`make_connection`, `connect`, `send_packed_command`,
-`read_response`, `disconnect`), tested on the oldest redis-py that pyproject.toml
-allows. A connection that fails or is interrupted (the call was cancelled) is closed,
-never reused: its reply may still be on the way. One whose reply is late (the budget
-ran out) is kept: the reply is read in the background.
+keeps its own idle connections: opened by the client's pool with its settings (address,
+credentials, TLS, reply decoding), then driven without redis-py's stream layers
+(`WireConnection`, redis_wire.py); it packs the command itself (hiredis's `pack_command`:
+the same bytes as redis-py's, for a third of the CPU of packing them in Python) and
+every send and read carries its deadline. It relies on redis-py's connection API
+(`make_connection`, `connect`, `disconnect`) and on the stream transport a connection
+keeps, tested on the oldest redis-py that pyproject.toml allows. A connection that fails
+or is interrupted (the call was cancelled) is closed, never reused: its reply may still
+be on the way. One whose reply is late (the budget ran out) is kept: the reply is read
+in the background.
 
 Opening a connection costs CPU (about 0.5 ms, twice that with redis-py's CLIENT SETINFO,
 which the store turns off) and a round trip: done inside a decision's budget on a busy
@@ -32,13 +31,16 @@ import hashlib
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeAlias
+from typing import Protocol
 
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from nextbest.pressure.redis_wire import Answer, LateReplyError, Reply, WireConnection
 from nextbest.pressure.replica_wait import ReplicaWait
 
 __all__ = [
@@ -50,9 +52,6 @@ __all__ = [
     "ScriptTarget",
     "ServerScripts",
 ]
-
-Reply: TypeAlias = "str | int | list[Reply] | None"
-"""What a script answers, as the client decodes it (strings: `decode_responses`)."""
 
 
 class Script(Protocol):
@@ -180,9 +179,9 @@ class ScriptRunner:
         self._max_connections = max_connections
         self._wait_s = wait_s
         self._warm = min(warm, max_connections)
-        self._idle: list[AbstractConnection] = []
+        self._idle: list[WireConnection] = []
         self._open = 0
-        self._waiters: deque[asyncio.Future[AbstractConnection | None]] = deque()
+        self._waiters: deque[asyncio.Future[WireConnection | None]] = deque()
         self._refill: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
@@ -226,8 +225,8 @@ class ScriptRunner:
         imported). With `budget_s` (else `wait_s`), the call has that long to get a
         connection and send the command, and from then on that long for the reply (twice
         the budget at most in all); then it takes a reply that has reached the worker by
-        the time the worker gets to look, and otherwise raises redis-py's TimeoutError.
-        (The scripts never answer nil, which is what a read that times out returns.)
+        the time the worker gets to look, and otherwise raises LateReplyError (redis-py's
+        TimeoutError).
         With `durable` and a `replica_wait`, WAIT follows in the same packet and too few
         replicas raise ReplicaWaitError. Raises redis-py's errors (and OSError) as they
         come."""
@@ -244,10 +243,11 @@ class ScriptRunner:
             self._read_late(connection, late.unread)
             raise
         except (asyncio.CancelledError, TimeoutError, RedisTimeoutError):
-            self._discard(connection, with_idle=False)  # interrupted: the server may be fine
+            # interrupted: the server may be fine
+            self._discard(connection.connection, with_idle=False)
             raise
         except BaseException:
-            self._discard(connection)
+            self._discard(connection.connection)
             raise
         self._release(connection)
         if isinstance(reply, RedisError):
@@ -256,7 +256,7 @@ class ScriptRunner:
 
     @staticmethod
     async def _call(
-        connection: AbstractConnection,
+        connection: WireConnection,
         script: Script,
         keys: Sequence[str],
         args: Sequence[str | int],
@@ -270,51 +270,32 @@ class ScriptRunner:
         must be done by `deadline`; the replies have `budget_s` from the send. Raises
         LateReplyError when they do not come in time."""
         command = _resp(("EVALSHA", script.sha, len(keys), *keys, *args))
-        ask = _ASKING if asking else b""
         required = wait.required if wait is not None else 0
         then_wait = _resp(wait.command(required, budget_s)) if wait and required else b""
-        unread = 0
-
-        async def replies(loads: int) -> tuple[Reply | ResponseError, Reply | ResponseError]:
-            """The EVALSHA's reply and the WAIT's (None without), after `loads` replies to
-            SCRIPT LOAD; `unread` counts those still due."""
-            nonlocal unread
-            replies_by = _replies_by(budget_s)
-            unread = loads + 1 + asking + bool(then_wait)
-            for _ in range(loads):
-                await _read(connection, replies_by)
-                unread -= 1
+        packet = (_ASKING if asking else b"") + command + then_wait
+        count = asking + 1 + bool(then_wait)
+        replies = await connection.exchange(packet, count, deadline, budget_s)
+        if asking:
+            _expect_ok(replies[0])
+        if isinstance(replies[asking], NoScriptError):  # a restarted or newly promoted server
+            source = script.script
+            load = _resp(
+                ("SCRIPT", "LOAD", bytes(source) if isinstance(source, memoryview) else source)
+            )
+            send_by = asyncio.get_running_loop().time() + budget_s
+            loaded, *replies = await connection.exchange(
+                load + packet, 1 + count, send_by, budget_s
+            )
+            if isinstance(loaded, RedisError):
+                raise loaded
             if asking:
-                await _expect_ok(connection, replies_by)
-                unread -= 1
-            reply = await _answer(connection, replies_by)
-            unread -= 1
-            acknowledged: Reply | ResponseError = None
-            if then_wait:
-                acknowledged = await _answer(connection, replies_by)
-                unread -= 1
-            return reply, acknowledged
-
-        async with asyncio.timeout_at(deadline):
-            await connection.send_packed_command(ask + command + then_wait)
-        try:
-            reply, acknowledged = await replies(0)
-            if isinstance(reply, NoScriptError):  # a restarted or newly promoted server
-                load = _resp(("SCRIPT", "LOAD", script.script))
-                async with asyncio.timeout(budget_s):
-                    await connection.send_packed_command(
-                        load + ask + command + then_wait, check_health=False
-                    )
-                reply, acknowledged = await replies(1)
-        except RedisTimeoutError as exc:
-            if not connection.is_connected:  # closed: nothing more will come on it
-                raise
-            raise LateReplyError(str(exc), unread) from exc
+                _expect_ok(replies[0])
+        reply = _answer(replies[asking])
         if not then_wait or isinstance(reply, ResponseError):
             return reply
-        return ReplicaWait.check(acknowledged, required) or reply
+        return ReplicaWait.check(_answer(replies[-1]), required) or reply
 
-    async def _acquire(self, deadline: float | None = None) -> AbstractConnection:
+    async def _acquire(self, deadline: float | None = None) -> WireConnection:
         """An idle connection, else the first one handed over (by a call that finished,
         or opened in the background for this call); not after `deadline`. A call never
         opens a connection on its own time: on a busy worker that takes several turns
@@ -329,7 +310,7 @@ class ScriptRunner:
             if connection is not None:
                 return connection
 
-    async def _connect(self) -> AbstractConnection:
+    async def _connect(self) -> WireConnection:
         return await self._connected(self._new_connection())
 
     def _new_connection(self) -> AbstractConnection:
@@ -337,16 +318,15 @@ class ScriptRunner:
         self._open += 1
         return connection
 
-    async def _connected(self, connection: AbstractConnection) -> AbstractConnection:
+    async def _connected(self, connection: AbstractConnection) -> WireConnection:
         try:
             await connection.connect()  # type: ignore[no-untyped-call]
+            return WireConnection(connection)
         except BaseException:
             # only this one: a connect that timed out on a busy machine says nothing of
             # the idle connections (a dead server is found out by the next call on one)
             self._discard(connection, with_idle=False)
             raise
-        connection.socket_timeout = None  # every send and read here has its own deadline
-        return connection
 
     def _open_in_background(self) -> None:
         """Open one more connection (counted at once) and hand it to the first waiting
@@ -356,7 +336,7 @@ class ScriptRunner:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _hand_over(self, connecting: Awaitable[AbstractConnection]) -> None:
+    async def _hand_over(self, connecting: Awaitable[WireConnection]) -> None:
         try:
             connection = await connecting
         except (RedisError, OSError) as exc:
@@ -368,11 +348,11 @@ class ScriptRunner:
             return
         self._release(connection)
 
-    async def _wait(self, deadline: float | None) -> AbstractConnection | None:
+    async def _wait(self, deadline: float | None) -> WireConnection | None:
         """A connection handed over, or None when one was closed (so that a new one may
         be opened); waits `wait_s` at most, and not past `deadline`."""
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[AbstractConnection | None] = loop.create_future()
+        waiter: asyncio.Future[WireConnection | None] = loop.create_future()
         self._waiters.append(waiter)
         wait_s = self._wait_s if deadline is None else min(self._wait_s, deadline - loop.time())
         try:
@@ -389,7 +369,7 @@ class ScriptRunner:
                 self._release(handed)  # handed over just as this call gave up
             raise
 
-    def _read_late(self, connection: AbstractConnection, unread: int) -> None:
+    def _read_late(self, connection: WireConnection, unread: int) -> None:
         """Read the `unread` replies still due on `connection` in the background, then
         give it to the next call; close it if they do not come within `wait_s`. Closing
         it at once, as after other interruptions, made every late reply of a burst cost a
@@ -398,28 +378,30 @@ class ScriptRunner:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _drain(self, connection: AbstractConnection, unread: int) -> None:
+    async def _drain(self, connection: WireConnection, unread: int) -> None:
         try:
             read = await self._read_all(connection, unread)
         except (RedisError, OSError):
             read = False
         except BaseException:
-            self._discard(connection, with_idle=False)
+            self._discard(connection.connection, with_idle=False)
             raise
         if read:
             self._release(connection)
         else:
-            self._discard(connection, with_idle=False)
+            self._discard(connection.connection, with_idle=False)
 
-    async def _read_all(self, connection: AbstractConnection, unread: int) -> bool:
+    async def _read_all(self, connection: WireConnection, unread: int) -> bool:
         """Whether the `unread` replies came within `wait_s` each (errors count)."""
+        loop = asyncio.get_running_loop()
         for _ in range(unread):
-            with contextlib.suppress(ResponseError):
-                if await connection.read_response(timeout=self._wait_s) is None:
-                    return False
+            try:
+                await connection.receive(1, loop.time() + self._wait_s)
+            except LateReplyError:
+                return False
         return True
 
-    def _release(self, connection: AbstractConnection) -> None:
+    def _release(self, connection: WireConnection) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -433,7 +415,9 @@ class ScriptRunner:
         one call at a time would take as many failed calls (and circuit-breaker trials).
         A call interrupted by its budget closes its own connection only: under a burst,
         closing them all made every following call open one within its budget."""
-        closing = [connection, *self._idle] if with_idle else [connection]
+        closing = (
+            [connection, *(idle.connection for idle in self._idle)] if with_idle else [connection]
+        )
         if with_idle:
             self._idle.clear()
         self._open -= len(closing)
@@ -470,67 +454,22 @@ class ScriptRunner:
 _ASKING = b"*1\r\n$6\r\nASKING\r\n"
 
 
-def _resp(parts: Sequence[str | int | bytes | memoryview]) -> bytes:
+def _resp(parts: tuple[str | int | bytes, ...]) -> bytes:
     """A command as RESP (an array of bulk strings; text as UTF-8, integers in decimal)."""
-    encoded = [
-        part.encode()
-        if isinstance(part, str)
-        else b"%d" % part
-        if isinstance(part, int)
-        else bytes(part)
-        for part in parts
-    ]
-    return b"*%d\r\n" % len(encoded) + b"".join(
-        b"$%d\r\n%b\r\n" % (len(part), part) for part in encoded
-    )
+    packed: bytes = hiredis.pack_command(parts)  # type: ignore[arg-type]  # stub: a 1-tuple
+    return packed
 
 
-def _replies_by(budget_s: float) -> float:
-    """When the replies to a command sent now are due, with `budget_s`."""
-    return asyncio.get_running_loop().time() + budget_s
+def _answer(answer: Answer) -> Reply | ResponseError:
+    """A reply, or an error the server answered with (a ResponseError); other errors (the
+    server refusing the connection) are raised."""
+    if isinstance(answer, RedisError) and not isinstance(answer, ResponseError):
+        raise answer
+    return answer
 
 
-async def _read(connection: AbstractConnection, deadline: float) -> Reply:
-    """The next reply, waited for until `deadline` (counted from when the command was
-    sent: sending takes a turn of the loop, which is the worker's time); then one that
-    has arrived.
-
-    A worker busy with other requests runs its timers before it reads its sockets
-    (uvloop runs a turn's timers first; asyncio wakes the reader after them), so after a
-    long turn the budget's timer fires although the reply is waiting in the socket: the
-    budget would measure the worker's own queue, not the store. So when the budget runs
-    out, the loop turns once more (reading the sockets that are ready) and a reply that
-    has arrived is taken."""
-    remaining = deadline - asyncio.get_running_loop().time()
-    reply: Reply = await connection.read_response(timeout=max(remaining, 0.0))
-    if reply is None:
-        await asyncio.sleep(0)
-        reply = await connection.read_response(timeout=0)
-        if reply is None:
-            raise RedisTimeoutError("no reply within the budget")
-    return reply
-
-
-async def _answer(connection: AbstractConnection, deadline: float) -> Reply | ResponseError:
-    """As `_read`, an error the server answered with returned rather than raised."""
-    try:
-        return await _read(connection, deadline)
-    except ResponseError as exc:
-        return exc
-
-
-class LateReplyError(RedisTimeoutError):
-    """No reply within the budget; `unread` replies are still due on the connection."""
-
-    def __init__(self, message: str, unread: int) -> None:
-        super().__init__(message)
-        self.unread = unread
-
-
-async def _expect_ok(connection: AbstractConnection, deadline: float) -> None:
-    """Read a reply that must not be an error; when it is, the replies after it are still
-    on their way, so the error is not a server's answer but a broken exchange."""
-    try:
-        await _read(connection, deadline)
-    except ResponseError as exc:
-        raise ConnectionError(f"unexpected reply: {exc}") from exc
+def _expect_ok(answer: Answer) -> None:
+    """A reply that must not be an error: when it is, the replies after it are not what
+    was asked for, so the error is not a server's answer but a broken exchange."""
+    if isinstance(answer, RedisError):
+        raise RedisConnectionError(f"unexpected reply: {answer}") from answer
