@@ -1,0 +1,250 @@
+"""The script connections past redis-py's handshake (redis_wire.py): replies put together
+from any split of the bytes, error replies that leave a connection in step, a connection
+the server closes, and the URL's settings, all on a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from nextbest.pressure import StoreUnavailableError
+from nextbest.pressure.redis import RedisContactStore
+from nextbest.pressure.redis_pool import server_pool
+from nextbest.pressure.redis_script import LuaScript, ServerScripts, _resp
+from nextbest.pressure.redis_wire import WireConnection
+from nextbest.pressure.types import Cap, CapCandidate
+from redis_server import RedisServer
+
+NOW = 1_800_000_000_000
+DAY = 86_400_000
+INCREMENT = LuaScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+
+
+def _offers(*ids: str) -> list[CapCandidate]:
+    return [CapCandidate(i, (Cap("three_a_week", 3, 7 * DAY),), (f"no_repeat:{i}",)) for i in ids]
+
+
+def _scripts(url: str, **options: Any) -> ServerScripts:
+    """One connection, so that every call after the first reuses it."""
+    pool = server_pool(url, max_connections=1, timeout_s=2.0)
+    return ServerScripts(Redis.from_pool(pool), max_connections=1, warm=1, **options)
+
+
+def _script_clients(server: RedisServer) -> list[dict[str, Any]]:
+    with server.client() as client:
+        return [c for c in client.client_list() if c["cmd"] != "client|list"]
+
+
+@contextlib.asynccontextmanager
+async def _dribbling_proxy(port: int, piece: int) -> AsyncIterator[int]:
+    """A port that forwards to `port`; what the server sends comes back `piece` bytes
+    at a time, a millisecond apart (each in reads of its own at the client)."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, step: int) -> None:
+        try:
+            while data := await reader.read(65536):
+                for start in range(0, len(data), step):
+                    writer.write(data[start : start + step])
+                    await writer.drain()
+                    if step < len(data):
+                        await asyncio.sleep(0.001)
+        finally:
+            writer.close()
+
+    async def forward(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.gather(
+            pipe(client_reader, server_writer, 65536),
+            pipe(server_reader, client_writer, piece),
+            return_exceptions=True,
+        )
+
+    proxy = await asyncio.start_server(forward, "127.0.0.1", 0)
+    try:
+        yield proxy.sockets[0].getsockname()[1]
+    finally:
+        proxy.close()
+        await proxy.wait_closed()
+
+
+@pytest.mark.parametrize("piece", [1, 7])
+def test_replies_split_across_reads_are_put_together(redis_server: RedisServer, piece: int) -> None:
+    async def scenario() -> list[Any]:
+        async with _dribbling_proxy(redis_server.port, piece) as port:
+            store = RedisContactStore.from_url(
+                f"redis://127.0.0.1:{port}/0", timeout_s=2.0, warm_connections=1
+            )
+            await store.prepare()
+            first = await store.select("C-1", "d1", _offers("a", "b", "c", "d"), 3, NOW, True)
+            second = await store.select("C-1", "d2", _offers("e", "f"), 3, NOW + 1, True)
+            await store.aclose()
+            await asyncio.sleep(0.05)  # the proxy's pipes see the connections close
+        return [first.selected, second.selected, second.blocked]
+
+    assert asyncio.run(scenario()) == [
+        ("a", "b", "c"),
+        (),
+        {"e": "three_a_week", "f": "three_a_week"},
+    ]
+
+
+def test_error_replies_are_answers_in_their_place_among_good_ones(
+    redis_server: RedisServer,
+) -> None:
+    """Typed as redis-py types them, in the order of the commands, and the connection
+    stays in step."""
+
+    async def scenario() -> list[Any]:
+        client = Redis.from_pool(server_pool(redis_server.url, max_connections=1, timeout_s=2.0))
+        connection = client.connection_pool.make_connection()
+        await connection.connect()
+        wire = WireConnection(connection)
+        await client.set("text", "not a number")
+        packet = b"".join(
+            _resp(command)
+            for command in [
+                ("INCR", "n"),
+                ("INCR", "text"),
+                ("EVALSHA", "0" * 40, 0),
+                ("INCR", "n"),
+            ]
+        )
+        loop = asyncio.get_running_loop()
+        replies = await wire.exchange(packet, 4, loop.time() + 1, 1.0)
+        next_exchange = await wire.exchange(_resp(("INCR", "n")), 1, loop.time() + 1, 1.0)
+        await wire.disconnect()
+        await client.aclose()
+        return [[type(reply).__name__ for reply in replies], replies[::3], next_exchange]
+
+    assert asyncio.run(scenario()) == [
+        ["int", "ResponseError", "NoScriptError", "int"],
+        [1, 2],
+        [3],
+    ]
+
+
+def test_a_script_error_leaves_the_runners_connection_for_the_next_calls(
+    redis_server: RedisServer,
+) -> None:
+    """The script fails on a key of the wrong type: first in the packet that loads it
+    (the server had forgotten it), after SCRIPT LOAD's reply, then on its own."""
+
+    async def scenario() -> list[Any]:
+        scripts = _scripts(redis_server.url)
+        await scripts.prepare([INCREMENT])
+        before = _script_clients(redis_server)
+        with redis_server.client() as client:
+            client.set("text", "not a number")
+            client.script_flush()
+        outcomes: list[Any] = []
+        for key in ["text", "n", "text", "n"]:
+            try:
+                outcomes.append(await scripts.run(INCREMENT, [key], [2]))
+            except ResponseError as exc:
+                outcomes.append(type(exc).__name__)
+        after = _script_clients(redis_server)
+        await scripts.aclose()
+        return [outcomes, [c["id"] for c in before] == [c["id"] for c in after]]
+
+    outcomes, same_connection = asyncio.run(scenario())
+    assert outcomes == ["ResponseError", 2, "ResponseError", 4]
+    assert same_connection
+
+
+def test_an_error_in_place_of_an_expected_ok_breaks_the_exchange(
+    redis_server: RedisServer,
+) -> None:
+    """ASKING on a server that is not in a cluster answers an error: the script's reply
+    after it is not an answer to trust, and the connection is closed (a new one serves
+    the next call)."""
+
+    async def scenario() -> list[Any]:
+        scripts = _scripts(redis_server.url)
+        await scripts.prepare([INCREMENT])
+        with pytest.raises(RedisConnectionError, match="unexpected reply"):
+            await scripts.runner.run(INCREMENT, ["n"], [1], asking=True)
+        next_call = await scripts.run(INCREMENT, ["n"], [1])
+        await scripts.aclose()
+        return [next_call]
+
+    assert asyncio.run(scenario()) == [2], "the script ran once with ASKING, once after"
+
+
+def test_a_connection_the_server_closes_mid_call_fails_the_call_at_once(
+    redis_server: RedisServer,
+) -> None:
+    """The call waits for a paused server; the server closes its connection: the call
+    fails then, not when its budget runs out, and the next call gets a new connection."""
+
+    async def scenario() -> list[Any]:
+        store = RedisContactStore.from_url(redis_server.url, timeout_s=2.0, warm_connections=2)
+        await store.prepare()
+        loop = asyncio.get_running_loop()
+        with redis_server.client() as client:
+            client.client_pause(2000, all=False)  # scripts wait; CLIENT KILL does not
+            call = asyncio.ensure_future(store.select("C-1", "d1", _offers("a"), 1, NOW, True))
+            await asyncio.sleep(0.1)
+            killed_at = loop.time()
+            client.client_kill_filter(_type="normal", skipme=True)
+            try:
+                await call
+                failure = "answered"
+            except StoreUnavailableError as exc:
+                failure = str(exc)
+            waited = loop.time() - killed_at
+            client.client_unpause()
+        after = await store.select("C-2", "d2", _offers("b"), 1, NOW, True)
+        await store.aclose()
+        return [failure, waited < 0.5, after.selected]
+
+    assert asyncio.run(scenario()) == [
+        "redis: ConnectionError: Connection closed by server.",
+        True,
+        ("b",),
+    ]
+
+
+def test_the_urls_user_database_client_name_and_protocol_apply(
+    redis_server: RedisServer,
+) -> None:
+    with redis_server.client() as client:
+        client.acl_setuser(
+            "nb-test", enabled=True, passwords=["+s3cret"], keys=["*"], commands=["+@all"]
+        )
+    url = (
+        f"redis://nb-test:s3cret@127.0.0.1:{redis_server.port}/3?client_name=nb-scripts&protocol=3"
+    )
+
+    async def scenario() -> list[Any]:
+        store = RedisContactStore.from_url(url, timeout_s=2.0, warm_connections=2)
+        await store.prepare()
+        first = await store.select("C-1", "d1", _offers("a", "b"), 3, NOW, True)
+        again = await store.select("C-1", "d2", _offers("a"), 3, NOW + 1, True)
+        named = [c for c in _script_clients(redis_server) if c["name"] == "nb-scripts"]
+        await store.aclose()
+        left = [c for c in _script_clients(redis_server) if c["name"] == "nb-scripts"]
+        return [first.selected, again.selected, named, left]
+
+    try:
+        first, again, named, left = asyncio.run(scenario())
+    finally:
+        with redis_server.client() as client:
+            client.acl_deluser("nb-test")
+    assert (first, again) == (("a", "b"), ("a",))
+    assert len(named) >= 2, "the script connections and the store's client"
+    assert {(c["user"], c["db"], c["resp"]) for c in named} == {("nb-test", "3", "3")}
+    assert left == [], "closed"
+    with redis_server.client() as client:
+        assert client.keys("nb:*") == []
+    with redis.Redis(port=redis_server.port, db=3) as client:
+        assert client.keys("nb:*") != []
