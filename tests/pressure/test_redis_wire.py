@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import redis
+import uvloop
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from helpers import free_port
 from nextbest.pressure import StoreUnavailableError
 from nextbest.pressure.redis import RedisContactStore
 from nextbest.pressure.redis_pool import server_pool
@@ -248,3 +253,59 @@ def test_the_urls_user_database_client_name_and_protocol_apply(
         assert client.keys("nb:*") == []
     with redis.Redis(port=redis_server.port, db=3) as client:
         assert client.keys("nb:*") != []
+
+
+@pytest.fixture(scope="module")
+def tls_and_unix_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A redis-server of its own that speaks TLS on a loopback port and plain RESP on a
+    unix socket (a self-signed certificate made with openssl); the two URLs."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS server")
+    workdir = tmp_path_factory.mktemp("redis-tls")
+    cert, key, socket_path = workdir / "cert.pem", workdir / "key.pem", workdir / "redis.sock"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert),
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    process = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server",
+         "--port", "0", "--bind", "127.0.0.1", "--tls-port", str(port),
+         "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+         "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
+         "--unixsocket", str(socket_path), "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists():
+            assert process.poll() is None, "redis-server stopped"
+            assert time.monotonic() < deadline, "redis-server did not open its socket"
+            time.sleep(0.02)
+        yield f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={cert}", f"unix://{socket_path}?db=2"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("transport", ["tls", "unix"])
+def test_script_connections_over_tls_and_a_unix_socket(
+    tls_and_unix_redis: tuple[str, str], transport: str, loop: str
+) -> None:
+    url = tls_and_unix_redis[transport == "unix"]
+    customer = f"C-{transport}-{loop}"
+
+    async def scenario() -> list[Any]:
+        store = RedisContactStore.from_url(url, timeout_s=2.0, warm_connections=2)
+        await store.prepare()
+        first = await store.select(customer, "d1", _offers("a", "b", "c", "d"), 3, NOW, True)
+        second = await store.select(customer, "d2", _offers("e"), 3, NOW + 1, True)
+        await store.aclose()
+        return [first.selected, second.selected]
+
+    outcome = uvloop.run(scenario()) if loop == "uvloop" else asyncio.run(scenario())
+    assert outcome == [("a", "b", "c"), ()]
