@@ -219,6 +219,40 @@ def test_a_connection_the_server_closes_mid_call_fails_the_call_at_once(
     ]
 
 
+def test_a_send_the_socket_cannot_take_fails_when_its_budget_runs_out(
+    redis_server: RedisServer,
+) -> None:
+    """A stopped server reads nothing: a packet larger than the socket buffers waits for
+    them to drain until the call's budget runs out, then the call fails (its connection
+    is given up); the others are not closed."""
+
+    async def scenario() -> list[Any]:
+        scripts = ServerScripts(
+            Redis.from_pool(server_pool(redis_server.url, max_connections=2, timeout_s=2.0)),
+            max_connections=2,
+            warm=2,
+        )
+        await scripts.prepare([INCREMENT])
+        redis_server.pause()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await scripts.run(INCREMENT, ["n"], ["x" * 32_000_000], budget_s=0.2)
+            failure = "answered"
+        except TimeoutError as exc:
+            failure = type(exc).__name__
+        took = loop.time() - started
+        open_after = scripts.runner.open_connections
+        redis_server.stop()
+        await scripts.aclose()
+        return [failure, took < 1.0, open_after]
+
+    try:
+        assert asyncio.run(scenario()) == ["TimeoutError", True, 1]
+    finally:
+        redis_server.stop()
+
+
 def test_the_urls_user_database_client_name_and_protocol_apply(
     redis_server: RedisServer,
 ) -> None:

@@ -170,9 +170,9 @@ class WireConnection(asyncio.Protocol):
 
     def _lost(self, why: str) -> None:
         self._closed = why
-        for future in (self._waiter, self._writable):
-            if future is not None and not future.done():
-                future.set_exception(RedisConnectionError(why))
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(RedisConnectionError(why))
+        self.resume_writing()  # a send waiting for the buffer to drain goes on to fail
 
     def pause_writing(self) -> None:
         self._writable = asyncio.get_running_loop().create_future()
