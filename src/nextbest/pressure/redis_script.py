@@ -8,8 +8,8 @@ credentials, TLS, reply decoding), then driven without redis-py's stream layers
 (`WireConnection`, redis_wire.py); it packs the command itself (hiredis's `pack_command`:
 the same bytes as redis-py's, for a third of the CPU of packing them in Python) and
 every send and read carries its deadline. It relies on redis-py's connection API
-(`make_connection`, `connect`, `disconnect`) and on the stream transport a connection
-keeps, tested on the oldest redis-py that pyproject.toml allows. A connection that fails
+(`make_connection`, `connect`, `disconnect`) and on the transport under a connection's
+streams, tested on the oldest redis-py that pyproject.toml allows. A connection that fails
 or is interrupted (the call was cancelled) is closed, never reused: its reply may still
 be on the way. One whose reply is late (the budget ran out) is kept: the reply is read
 in the background.
