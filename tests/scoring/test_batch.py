@@ -57,6 +57,31 @@ def test_decisions_in_different_turns_are_scored_apart(demo_bundle: Bundle) -> N
     assert decider.scorer.batcher.runs == len(requests)
 
 
+def test_a_decision_that_starts_in_the_next_turn_joins_the_batch() -> None:
+    sizes: list[int] = []
+
+    def score_many(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        return [i * 10 for i in items]
+
+    batcher: ScoringBatcher[int, int] = ScoringBatcher(score_many)
+
+    async def one_turn_later(item: int, turns: int) -> int:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        return await batcher.score(item)
+
+    async def scenario() -> list[int]:
+        return list(
+            await asyncio.gather(
+                batcher.score(1), one_turn_later(2, 1), one_turn_later(3, 2), one_turn_later(4, 3)
+            )
+        )
+
+    assert asyncio.run(scenario()) == [10, 20, 30, 40]
+    assert sizes == [2, 2]
+
+
 def test_a_batch_is_split_at_its_limit_and_a_failure_reaches_every_waiter() -> None:
     sizes: list[int] = []
 
