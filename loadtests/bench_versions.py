@@ -79,19 +79,18 @@ def main() -> None:
                 }
                 prefix = f"BV{round_}{name}-"
                 with nextbest_server(workers=1, log_dir=work, env=env) as server:
-                    floor_us = _cpu_per_request(
-                        server,
-                        wrk,
-                        "/bench/floor",
-                        write_script(work / "floor.lua", "/bench/floor", floor, prefix),
-                        args,
-                    )
-                    decision_us = _cpu_per_request(
-                        server,
-                        wrk,
-                        "/v1/decisions",
-                        write_script(work / "decisions.lua", "/v1/decisions", decisions, prefix),
-                        args,
+                    floor_us, decision_us = (
+                        _cpu_per_request(
+                            server,
+                            wrk,
+                            endpoint,
+                            write_script(work / "run.lua", endpoint, templates, prefix),
+                            args,
+                        )
+                        for endpoint, templates in (
+                            ("/bench/floor", floor),
+                            ("/v1/decisions", decisions),
+                        )
                     )
                 figures[name].append((decision_us, floor_us / decision_us))
                 print(
