@@ -112,7 +112,7 @@ class Bench:
         self.open_rows: list[OpenRow] = []
         self.round = 0
 
-    def _closed(
+    def closed(
         self, server: RunningServer, endpoint: str, phase: str, duration: float
     ) -> tuple[WrkResult, float | None]:
         """wrk's result, and the server's CPU microseconds per request answered."""
@@ -152,10 +152,10 @@ class Bench:
         store = f"{store}/{history}"  # the row's label
         say(f"  workers {workers}, {store}: warm-up {args.warmup:g} s per endpoint")
         for endpoint in ("/bench/floor", "/v1/decisions"):
-            self._closed(server, endpoint, "warm" + endpoint.rsplit("/", 1)[1], args.warmup)
+            self.closed(server, endpoint, "warm" + endpoint.rsplit("/", 1)[1], args.warmup)
         for endpoint in ("/bench/floor", "/v1/decisions"):
             say(f"  workers {workers}, {store}: {endpoint} closed loop {args.duration:g} s")
-            result, cpu_us = self._closed(
+            result, cpu_us = self.closed(
                 server, endpoint, endpoint.rsplit("/", 1)[1], args.duration
             )
             self.rows.append(Row(self.round, workers, store, endpoint, result, cpu_us))

@@ -21,28 +21,27 @@ import tempfile
 from pathlib import Path
 
 import bench_http
-from _cpu import tree_cpu_s
 from _servers import RunningServer, nextbest_server, redis_server
-from _wrk import WRK_MISSING, find_wrk, run_wrk, write_script
+from _wrk import WRK_MISSING, find_wrk
 
 from nextbest.bundle import load_bundle
 from nextbest.config import default_bundle_path
 
 
 def _cpu_per_request(
+    bench: bench_http.Bench,
     server: RunningServer,
-    wrk: str,
     endpoint: str,
-    script: Path,
+    version: str,
     args: argparse.Namespace,
 ) -> float:
-    run_wrk(wrk, server.base + endpoint, script, duration_s=args.warmup, connections=8)
-    before = tree_cpu_s(server.pid)
-    result = run_wrk(wrk, server.base + endpoint, script, duration_s=args.duration, connections=8)
-    after = tree_cpu_s(server.pid)
-    if before is None or after is None or not result.requests:
+    """The server's CPU microseconds per request to `endpoint`, after a warm-up."""
+    phase = f"{version}{endpoint.rsplit('/', 1)[1]}"
+    bench.closed(server, endpoint, f"warm-{phase}", args.warmup)
+    _, cpu_us = bench.closed(server, endpoint, phase, args.duration)
+    if cpu_us is None:
         raise SystemExit(f"{endpoint}: no CPU time or no requests answered")
-    return (after - before) * 1e6 / result.requests
+    return cpu_us
 
 
 def main() -> None:
@@ -62,12 +61,12 @@ def main() -> None:
         raise SystemExit(WRK_MISSING)
     bundle = load_bundle(default_bundle_path())
     versions = {"before": args.before.resolve(), "after": args.after.resolve()}
-    decisions = bench_http.decision_templates(bundle, 2000, seed=7)
-    floor = bench_http.floor_templates(bundle)
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name in versions}
     with redis_server() as redis_url, tempfile.TemporaryDirectory() as work_dir:
         work = Path(work_dir)
+        bench = bench_http.Bench(argparse.Namespace(seed=7, connections=8), wrk, bundle, work)
         for round_ in range(args.rounds):
+            bench.round = round_
             for name, src in versions.items():
                 env = {
                     "PYTHONPATH": str(src),
@@ -77,20 +76,10 @@ def main() -> None:
                     "NEXTBEST_HISTORY_SINK": "file",
                     "NEXTBEST_HISTORY_DIR": str(work / f"history-{round_}-{name}"),
                 }
-                prefix = f"BV{round_}{name}-"
                 with nextbest_server(workers=1, log_dir=work, env=env) as server:
                     floor_us, decision_us = (
-                        _cpu_per_request(
-                            server,
-                            wrk,
-                            endpoint,
-                            write_script(work / "run.lua", endpoint, templates, prefix),
-                            args,
-                        )
-                        for endpoint, templates in (
-                            ("/bench/floor", floor),
-                            ("/v1/decisions", decisions),
-                        )
+                        _cpu_per_request(bench, server, endpoint, name, args)
+                        for endpoint in ("/bench/floor", "/v1/decisions")
                     )
                 figures[name].append((decision_us, floor_us / decision_us))
                 print(
