@@ -4,16 +4,20 @@ override scores with the other model, levers and context weights replace the bun
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 import yaml
 
 from experiment_bundles import CHALLENGER, WithExperiments
 from nextbest.bundle import load_bundle, seal_bundle
 from nextbest.decide import Context, Customer, Decider, DecisionRequest, DecisionResponse
+from nextbest.decide.facts import RequestReader
 
 REQUESTS = [
     {"channel": "web"},
@@ -38,14 +42,17 @@ def only(arm: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def ask(decider: Decider, customer: str = "C-1", limit: int = 25, **facts: Any) -> DecisionResponse:
-    request = DecisionRequest(
+def explained(customer: str = "C-1", limit: int = 25, **facts: Any) -> DecisionRequest:
+    return DecisionRequest(
         customer=Customer(id=customer, clv=facts.get("clv"), lifecycle_stage=facts.get("stage")),
         context=Context(channel=facts["channel"], call_reason=facts.get("call_reason")),
         limit=limit,
         explain=True,
     )
-    return decider.decide(request).response
+
+
+def ask(decider: Decider, customer: str = "C-1", limit: int = 25, **facts: Any) -> DecisionResponse:
+    return decider.decide(explained(customer, limit, **facts)).response
 
 
 def ranked(response: DecisionResponse) -> list[str]:
@@ -191,7 +198,7 @@ def test_the_arm_shares_the_bundles_model_sessions(
     assert stages[("web_test", "models")].scorer is not decider.scorer
     sessions = {id(m._session) for m in decider.bundle.models}
     arm_models = stages[("web_test", "models")].scorer._score_many.args[1]
-    assert {id(m._session) for m in arm_models} <= sessions
+    assert {id(m.model._session) for m in arm_models} <= sessions
 
 
 def test_outside_the_scope_nothing_changes(
@@ -233,3 +240,43 @@ def test_thompson_in_an_arm_draws_on_the_arms_levers(with_experiments: WithExper
         expected = ranking.weight[i] * ranking.value[i] * ranking.lever[i] * ranking.boost[i]
         assert plan.scale[offer_id] == pytest.approx(expected)
     assert all(ranking.lever[index[o]] == 2.0 for o in upsell)
+
+
+def test_an_arm_with_two_models_scores_the_offers_wanted_as_all_of_them(
+    challenger_bundle: Path, with_experiments: WithExperiments
+) -> None:
+    """Two models over one catalogue (the arm's): a decision scored on some offers (its
+    eligible ones) gets the scores it would get with every offer scored, and 0 for the
+    others; alone or in one run with others; one that wants none runs no model."""
+    moved = {"upsell": CHALLENGER, "gas_supply": CHALLENGER}
+    bundle = load_bundle(
+        with_experiments(only({"id": "new_model", "models": moved}), challenger_bundle)
+    )
+    scorer = Decider(bundle)._arms[("web_test", "new_model")].scorer
+    reader = RequestReader(bundle)
+    facts = [reader.facts(explained(**f)) for f in REQUESTS]
+    every = [scorer.score(f) for f in facts]
+    challenger = {o.index for o in bundle.offers if o.category == "upsell" or o.id == "gas_supply"}
+    count = len(bundle.offers)
+    wanted = [
+        np.array(sorted(challenger), dtype=np.intp),  # the challenger's offers only
+        np.array(sorted(set(range(count)) - challenger), dtype=np.intp),  # the champion's
+        np.arange(0, count, 3, dtype=np.intp),  # some of each
+    ]
+    cases = [(facts[n % len(facts)], w) for n, w in enumerate(wanted * 2)]
+
+    async def together() -> list[npt.NDArray[np.float64]]:
+        return list(await asyncio.gather(*(scorer.score_together(f, w) for f, w in cases)))
+
+    runs = scorer.batcher.runs
+    batched = asyncio.run(together())
+    assert scorer.batcher.runs == runs + 1
+    for (f, w), in_batch in zip(cases, batched, strict=True):
+        alone = scorer.score(f, w)
+        expected = np.zeros(count)
+        expected[w] = every[facts.index(f)][w]
+        np.testing.assert_allclose(alone, expected, atol=1e-7)
+        np.testing.assert_allclose(in_batch, expected, atol=1e-7)
+    nothing = np.array([], dtype=np.intp)
+    assert asyncio.run(scorer.score_together(facts[0], nothing)) is scorer.unscored
+    assert scorer.batcher.runs == runs + 1

@@ -126,3 +126,34 @@ def test_a_graph_that_reads_a_category_otherwise_is_fed_text(demo_bundle: Bundle
 
 def test_bytes_that_are_not_onnx_are_not_coded() -> None:
     assert integer_coded(b"not a model", ["channel"], "probabilities") is None
+
+
+def test_a_run_over_some_offers_scores_them_as_a_run_over_all(demo_bundle: Bundle) -> None:
+    """Each request's own offers (its eligible ones), one request after the other in one
+    run: bound buffers of every number of rows, and text, give the same scores."""
+    bound = demo_bundle.models[0]
+    text = _text_twin(demo_bundle, _model_bytes(demo_bundle))
+    facts = [_facts(n) for n in range(12)]
+    every = bound.score_many(facts)
+    rng = np.random.default_rng(5)
+    subsets = [
+        np.sort(
+            rng.choice(bound.all_rows, size=rng.integers(1, len(bound.all_rows) + 1), replace=False)
+        )
+        for _ in facts
+    ]
+    for model in (bound, text):
+        for size in (1, 2, 5, 12):
+            for _ in range(2):  # and again, on the buffers kept for that many rows
+                rows = subsets[:size]
+                scores = model.score_rows(facts[:size], rows)
+                expected = np.concatenate([every[n][r] for n, r in enumerate(rows)])
+                np.testing.assert_allclose(scores, expected, atol=1e-7)
+        # the same buffers taking other offers: the offer columns are written again
+        twice = model.score_rows([facts[0], facts[1]], [subsets[1], subsets[0]])
+        np.testing.assert_allclose(
+            twice, np.concatenate([every[0][subsets[1]], every[1][subsets[0]]]), atol=1e-7
+        )
+        np.testing.assert_allclose(
+            model.score_rows(facts[:3], [model.all_rows] * 3).reshape(3, -1), every[:3], atol=1e-7
+        )

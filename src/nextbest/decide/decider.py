@@ -23,6 +23,7 @@ from nextbest.decide.values import (
     DropReason,
     Facts,
     FloatArray,
+    IndexArray,
     Ranking,
     Selection,
     StageTimings,
@@ -55,6 +56,11 @@ class _Stages:
     eligibility: Eligibility
     scorer: Scorer
     arbiter: Arbiter
+
+
+def _wanted(request: DecisionRequest, screened: _Screened) -> IndexArray | None:
+    """The offers scored: the eligible ones, or all of them for an explanation."""
+    return None if request.explain else screened.screening.eligible
 
 
 def _arm_stages(bundle: Bundle, arm: Arm, champion: _Stages) -> _Stages:
@@ -105,7 +111,7 @@ class Decider:
         started = time.perf_counter_ns()
         screened = self._screen(request, arm)
         after_rules = time.perf_counter_ns()
-        propensity = screened.stages.scorer.score(screened.facts)
+        propensity = screened.stages.scorer.score(screened.facts, _wanted(request, screened))
         return self._arbitrate(request, decision_id, screened, propensity, started, after_rules)
 
     async def rank_together(
@@ -116,7 +122,9 @@ class Decider:
         started = time.perf_counter_ns()
         screened = self._screen(request)
         after_rules = time.perf_counter_ns()
-        propensity = await screened.stages.scorer.score_together(screened.facts)
+        propensity = await screened.stages.scorer.score_together(
+            screened.facts, _wanted(request, screened)
+        )
         return self._arbitrate(request, decision_id, screened, propensity, started, after_rules)
 
     def arm(self, arm_id: str) -> Assignment:

@@ -28,6 +28,7 @@ from nextbest.decide.values import (
     DropReason,
     Facts,
     FloatArray,
+    IndexArray,
     Verdict,
 )
 from nextbest.fields import Value
@@ -71,6 +72,8 @@ class Screening(msgspec.Struct, frozen=True):
     """The eligible pinned offers' indices, in tie-break (offer id) order."""
     unpinned: tuple[int, ...]
     """The other eligible offers' indices, in tie-break order."""
+    eligible: IndexArray
+    """Every eligible offer's index, in catalogue order (read-only): the offers scored."""
 
 
 def _projection(facts: dict[str, Value], paths: Sequence[str]) -> tuple[tuple[type, object], ...]:
@@ -170,12 +173,17 @@ class Eligibility:
             boost = np.array(list(map(self._boost.__getitem__, codes)), dtype=np.float64)
             boost.flags.writeable = False
         by_id = self._in_id_order(codes)
+        pinned = tuple(compress(self._by_id, map(self._pinned.__getitem__, by_id)))
+        unpinned = tuple(compress(self._by_id, map(self._unpinned.__getitem__, by_id)))
+        eligible = np.array(sorted(pinned + unpinned), dtype=np.intp)
+        eligible.flags.writeable = False
         return Screening(
             verdicts=tuple(map(self._verdicts.__getitem__, codes)),
             boost=boost,
             boosted=boost is not self._ones,
-            pinned=tuple(compress(self._by_id, map(self._pinned.__getitem__, by_id))),
-            unpinned=tuple(compress(self._by_id, map(self._unpinned.__getitem__, by_id))),
+            pinned=pinned,
+            unpinned=unpinned,
+            eligible=eligible,
         )
 
     def _reads(self, index: int) -> list[int]:

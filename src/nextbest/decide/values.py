@@ -27,6 +27,7 @@ __all__ = [
     "Explored",
     "Facts",
     "FloatArray",
+    "IndexArray",
     "Ranking",
     "Selection",
     "StageTimings",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 Facts = dict[str, Value]
 """A request's facts by field path; a missing value is an absent key or None."""
 
@@ -98,6 +100,8 @@ class Ranking(msgspec.Struct, frozen=True):
     order: tuple[str, ...]
     verdicts: tuple[Verdict, ...]
     propensity: FloatArray
+    """An offer that is not eligible has a model's score only when the request asks for
+    the explanation; otherwise 0 (or its fixed propensity). See decide/scores.py."""
     weight: FloatArray
     value: FloatArray
     lever: FloatArray

@@ -15,6 +15,7 @@ from nextbest.scoring.inputs import Facts, ModelInput, category_value, encode, n
 __all__ = ["PropensityModel"]
 
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 
 
 _CACHED_LEVELS = 256
@@ -69,6 +70,12 @@ class PropensityModel:
             if codes is not None
             else None
         )
+
+        self.all_rows: IndexArray = (
+            self._bound.all_rows if self._bound is not None else np.arange(rows, dtype=np.intp)
+        )
+        """Every covered offer's position, for `score_rows`."""
+        self.all_rows.flags.writeable = False
 
     @property
     def bound(self) -> bool:
@@ -127,6 +134,25 @@ class PropensityModel:
             feed[name] = np.repeat(values, rows).reshape(-1, 1)
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64).reshape(count, rows)
+
+    def score_rows(self, facts: Sequence[Facts], rows: Sequence[IndexArray]) -> FloatArray:
+        """P(accept) of each request's covered offers `rows` (positions in
+        `offer_indices`; at least one each), one request after the other, in one run."""
+        if self._bound is not None:
+            return self._bound.score_rows(facts, rows)
+        counts = [len(r) for r in rows]
+        offers = rows[0] if len(rows) == 1 else np.concatenate(rows)
+        feed = {name: column[offers] for name, column in self._fixed.items()}
+        for name, kind, source in self._per_request:
+            if kind == "numeric":
+                values: npt.NDArray[Any] = np.array(
+                    [numeric_value(f.get(source)) for f in facts], dtype=np.float32
+                )
+            else:
+                values = np.array([category_value(f.get(source)) for f in facts], dtype=np.object_)
+            feed[name] = np.repeat(values, counts).reshape(-1, 1)
+        probabilities = self._session.run(self._output, feed)[0]
+        return np.asarray(probabilities[:, 1], dtype=np.float64)
 
     def _fixed_for(self, count: int) -> dict[str, npt.NDArray[Any]]:
         """The offer columns repeated for `count` requests, built once per batch size."""
