@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpers import decision_request, free_port
 from nextbest.api.app import create_app
 from nextbest.decide import Decider
+from nextbest.metric_batches import FLUSH_INTERVAL_S
 from nextbest.pressure.gate import PressureGate
 from nextbest.pressure.redis import RedisContactStore
 
@@ -87,6 +88,12 @@ def test_metrics_count_decisions_offers_caps_and_feedback(server: tuple[str, int
         for outcome in ("presented", "accepted", "accepted"):
             client.post(f"{base}/v1/feedback", json={**feedback, "outcome": outcome})
     samples = _scrape(base)
+    # a decision's figures reach the metrics in batches: the scraped worker's own before
+    # the exposition, another worker's within about a second (metric_batches.py)
+    deadline = time.monotonic() + 5 * FLUSH_INTERVAL_S
+    while _total(samples, "nextbest_decisions_total") < 12 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        samples = _scrape(base)
     info = [labels for (name, labels), _ in samples.items() if name == "nextbest_bundle_info"]
     if workers > 1:  # the scrape reports every worker, whichever worker answered it
         assert len({dict(labels)["pid"] for labels in info}) == workers

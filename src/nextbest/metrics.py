@@ -1,5 +1,7 @@
 """Prometheus metrics, with the maintained client library.
 
+A decision's figures are noted on its path and added to the metrics in batches
+(metric_batches.py): before each exposition, and within about a second otherwise.
 Labels are bounded by the bundle (channels, categories, policy ids, experiment and arm
 ids) or by fixed sets, so the hot path caches its labelled children. The experiment
 series hold the ids of every experiment the process has served since it started (a
@@ -11,6 +13,7 @@ directory before the workers start, and `/metrics` adds up every worker's values
 from __future__ import annotations
 
 import os
+from collections import Counter as CountOf
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -23,6 +26,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from nextbest.metric_batches import HistogramAdder, Pending, flush_all
 
 if TYPE_CHECKING:
     from nextbest.decide.values import Decision
@@ -104,10 +109,8 @@ BUNDLE = Gauge(
     multiprocess_mode="liveall",
 )
 
-_STAGES = {
-    stage: STAGE_SECONDS.labels(stage)
-    for stage in ("rules", "scoring", "arbitration", "pressure", "total")
-}
+_STAGE_NAMES = ("rules", "scoring", "arbitration", "pressure", "total")
+_STAGES = tuple(HistogramAdder(STAGE_SECONDS.labels(stage), 1e9) for stage in _STAGE_NAMES)
 
 
 @cache
@@ -120,26 +123,65 @@ def _offers(category: str) -> Counter:
     return OFFERS.labels(category)
 
 
+_Noted = tuple[
+    int, int, int, int, int, str, str, tuple[str, ...], tuple[str, ...], tuple[str, str] | None
+]
+"""A decision's stage times (ns), channel, outcome, categories returned, caps hit and
+experiment arm."""
+
+
 def observe_decision(decision: Decision, total_ns: int) -> None:
     timings, response = decision.timings, decision.response
-    _STAGES["rules"].observe(timings.rules_ns / 1e9)
-    _STAGES["scoring"].observe(timings.scoring_ns / 1e9)
-    _STAGES["arbitration"].observe(timings.arbitration_ns / 1e9)
-    _STAGES["pressure"].observe(timings.pressure_ns / 1e9)
-    _STAGES["total"].observe(total_ns / 1e9)
-    outcome = "degraded" if response.degraded else "offers" if response.offers else "empty"
-    _decisions(response.channel, outcome).inc()
-    for offer in response.offers:
-        _offers(offer.category).inc()
-    for reason in decision.selection.blocked.values():
-        if reason.kind == "cap" and reason.id is not None:
-            _caps(reason.id).inc()
+    blocked = decision.selection.blocked
     assignment = decision.ranking.assignment
-    if assignment is not None:
-        experiment, arm = assignment.experiment, assignment.arm.id
-        _experiment_decisions(experiment, arm).inc()
-        for offer in response.offers:
-            _experiment_offers(experiment, arm, offer.category).inc()
+    _DECIDED.note(
+        (
+            timings.rules_ns,
+            timings.scoring_ns,
+            timings.arbitration_ns,
+            timings.pressure_ns,
+            total_ns,
+            response.channel,
+            "degraded" if response.degraded else "offers" if response.offers else "empty",
+            tuple([offer.category for offer in response.offers]),
+            tuple([r.id for r in blocked.values() if r.kind == "cap" and r.id is not None])
+            if blocked
+            else (),
+            None if assignment is None else (assignment.experiment, assignment.arm.id),
+        )
+    )
+
+
+def _add_decisions(decided: list[_Noted]) -> None:
+    columns = list(zip(*decided, strict=True))
+    for adder, times in zip(_STAGES, columns, strict=False):  # the stage times come first
+        adder.add(times)
+    counted: CountOf[tuple[str, str]] = CountOf()
+    categories: CountOf[str] = CountOf()
+    caps: CountOf[str] = CountOf()
+    arms: CountOf[tuple[str, str]] = CountOf()
+    arm_offers: CountOf[tuple[str, str, str]] = CountOf()
+    for *_, channel, outcome, returned, capped, arm in decided:
+        counted[channel, outcome] += 1
+        categories.update(returned)
+        if capped:
+            caps.update(capped)
+        if arm is not None:
+            arms[arm] += 1
+            arm_offers.update((*arm, category) for category in returned)
+    for (channel, outcome), count in counted.items():
+        _decisions(channel, outcome).inc(count)
+    for category, count in categories.items():
+        _offers(category).inc(count)
+    for policy, count in caps.items():
+        _caps(policy).inc(count)
+    for (experiment, arm_id), count in arms.items():
+        _experiment_decisions(experiment, arm_id).inc(count)
+    for (experiment, arm_id, category), count in arm_offers.items():
+        _experiment_offers(experiment, arm_id, category).inc(count)
+
+
+_DECIDED: Pending[_Noted] = Pending(_add_decisions)
 
 
 @cache
@@ -206,6 +248,7 @@ def _multiprocess() -> bool:
 
 def exposition() -> bytes:
     """The text exposition of this process, or of every worker in multiprocess mode."""
+    flush_all()
     if _multiprocess():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -35,6 +35,7 @@ from nextbest.decide.decider import Decider
 from nextbest.history.factory import field_filter, open_history
 from nextbest.history.recorder import HistoryRecorder
 from nextbest.logging import configure_logging
+from nextbest.metric_batches import flush_all
 from nextbest.metrics import set_bundle
 from nextbest.pressure.factory import open_gate
 from nextbest.pressure.gate import PressureGate
@@ -108,6 +109,7 @@ def create_app(
                 _log.info("history_closed", written=writer.written, dropped=writer.dropped)
             await serving.gate.aclose()
             _log.info("contact_store_closed")
+            flush_all()  # the metrics noted since the last batch (the files outlive a worker)
             if owned_provider is not None:
                 owned_provider.shutdown()  # type: ignore[attr-defined]  # the SDK's, flushes
 

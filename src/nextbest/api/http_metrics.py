@@ -15,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from nextbest.metric_batches import HistogramAdder, Pending
 from nextbest.pressure.breaker import CircuitBreaker, ShardBreakers
 from nextbest.pressure.release import Releaser
 
@@ -58,26 +59,52 @@ UNMATCHED = "unmatched"
 
 
 @cache
-def _observer(route: str, method: str, status: int) -> Histogram:
-    return HTTP_SECONDS.labels(route, method, str(status))
+def _observer(route: str, method: str, status: int) -> HistogramAdder:
+    return HistogramAdder(HTTP_SECONDS.labels(route, method, str(status)))
+
+
+_Answered = tuple[str, str, int, float]
 
 
 class HttpMetrics:
-    """Notes each answered HTTP request and, after it, the contact store's state: the
-    breaker, and the releases of contacts (which run in the background: the figures are
-    as of this worker's last request)."""
+    """Notes each answered HTTP request and, when the notes are added to the metrics
+    (metric_batches.py: before an exposition, else within about a second), the contact
+    store's state: the breaker, and the releases of contacts (which run in the
+    background)."""
 
-    __slots__ = ("_abandoned", "_breaker", "_open", "_pending", "_released", "_releaser")
+    __slots__ = (
+        "__weakref__",
+        "_abandoned",
+        "_answered",
+        "_breaker",
+        "_open",
+        "_pending",
+        "_released",
+        "_releaser",
+    )
 
     def __init__(self, breaker: CircuitBreaker | ShardBreakers, releaser: Releaser) -> None:
         self._breaker = breaker
         self._open: bool | None = None
         self._releaser = releaser
         self._pending = self._released = self._abandoned = 0
+        self._answered: Pending[_Answered] = Pending(self._add)
 
     def answered(self, route: str, method: str, status: int, started: float) -> None:
         """A request to `route` (a path template), begun at `started` (perf_counter)."""
-        _observer(route, method, status).observe(time.perf_counter() - started)
+        self._answered.note((route, method, status, time.perf_counter() - started))
+
+    def _add(self, answered: list[_Answered]) -> None:
+        by_route: dict[tuple[str, str, int], list[float]] = {}
+        for route, method, status, seconds in answered:
+            key = (route, method, status)
+            times = by_route.get(key)
+            if times is None:
+                by_route[key] = [seconds]
+            else:
+                times.append(seconds)
+        for key, times in by_route.items():
+            _observer(*key).add(times)
         self._note_breaker()
         self._note_releases()
 
