@@ -111,8 +111,8 @@ class BoundRuns:
 
     def score_many(self, facts: Sequence[Facts]) -> npt.NDArray[np.float64]:
         """One row per request, one column per covered offer."""
-        count = len(facts)
-        return self.score_rows(facts, [self.all_rows] * count).reshape(count, self.rows)
+        every = [self.all_rows] * len(facts)
+        return self.score_rows(facts, every).reshape(len(facts), self.rows)
 
     def score_one(self, facts: Facts) -> npt.NDArray[np.float64]:
         """One request's scores, one per covered offer."""

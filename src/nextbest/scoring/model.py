@@ -23,10 +23,6 @@ _CACHED_LEVELS = 256
 bounds them; a client sending free text cannot grow the cache past this)."""
 
 
-_CACHED_BATCH_SIZES = 64
-"""Batch sizes up to this keep their repeated offer columns (the batcher's limit is 16)."""
-
-
 class PropensityModel:
     """Scores the offers `offer_indices` (catalogue order) with one ONNX session run.
 
@@ -56,7 +52,6 @@ class PropensityModel:
         self._fixed: dict[str, npt.NDArray[Any]] = {}
         self._per_request: list[tuple[str, Literal["numeric", "categorical"], str]] = []
         self._levels: dict[str, dict[str, npt.NDArray[np.object_]]] = {}
-        self._tiled: dict[int, dict[str, npt.NDArray[Any]]] = {}
         for model_input in self.inputs:
             if model_input.source.startswith("offer."):
                 column = [encode(model_input.kind, f.get(model_input.source)) for f in offer_facts]
@@ -118,22 +113,8 @@ class PropensityModel:
 
     def score_many(self, facts: Sequence[Facts]) -> npt.NDArray[np.float64]:
         """P(accept) for each covered offer, one row per request, in one session run."""
-        if self._bound is not None:
-            return self._bound.score_many(facts)
-        if len(facts) == 1:
-            return self.score(facts[0]).reshape(1, -1)
-        count, rows = len(facts), self._rows
-        feed = dict(self._fixed_for(count))
-        for name, kind, source in self._per_request:
-            if kind == "numeric":
-                values: npt.NDArray[Any] = np.array(
-                    [numeric_value(f.get(source)) for f in facts], dtype=np.float32
-                )
-            else:
-                values = np.array([category_value(f.get(source)) for f in facts], dtype=np.object_)
-            feed[name] = np.repeat(values, rows).reshape(-1, 1)
-        probabilities = self._session.run(self._output, feed)[0]
-        return np.asarray(probabilities[:, 1], dtype=np.float64).reshape(count, rows)
+        every = [self.all_rows] * len(facts)
+        return self.score_rows(facts, every).reshape(len(facts), self._rows)
 
     def score_rows(self, facts: Sequence[Facts], rows: Sequence[IndexArray]) -> FloatArray:
         """P(accept) of each request's covered offers `rows` (positions in
@@ -153,17 +134,6 @@ class PropensityModel:
             feed[name] = np.repeat(values, counts).reshape(-1, 1)
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64)
-
-    def _fixed_for(self, count: int) -> dict[str, npt.NDArray[Any]]:
-        """The offer columns repeated for `count` requests, built once per batch size."""
-        tiled = self._tiled.get(count)
-        if tiled is None:
-            tiled = {name: np.tile(column, (count, 1)) for name, column in self._fixed.items()}
-            for column in tiled.values():
-                column.flags.writeable = False
-            if count <= _CACHED_BATCH_SIZES:
-                self._tiled[count] = tiled
-        return tiled
 
     def _level_column(self, name: str, level: str) -> npt.NDArray[np.object_]:
         levels = self._levels[name]
