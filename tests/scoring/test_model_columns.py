@@ -13,7 +13,6 @@ import onnxruntime as ort
 from nextbest.bundle import Bundle
 from nextbest.bundle.offers import offer_facts
 from nextbest.scoring import PropensityModel
-from nextbest.scoring import model as model_module
 from nextbest.scoring.inputs import encode
 from nextbest.scoring.session import _session_options
 
@@ -86,18 +85,3 @@ def _scores_like_fresh_columns(demo_bundle: Bundle, scorer: PropensityModel) -> 
     ]:
         facts = _facts(stage, reason)
         np.testing.assert_allclose(scorer.score(facts), _direct(demo_bundle, facts), atol=1e-6)
-
-
-def test_levels_kept_for_reuse_are_bounded(demo_bundle: Bundle) -> None:
-    scorer = _text_fed(demo_bundle)
-    for n in range(model_module._CACHED_LEVELS + 50):
-        facts = _facts(f"free-text-{n}", "move_house")
-        scores = scorer.score(facts)
-        assert scores.shape == (len(scorer.offer_indices),)
-    kept = scorer._levels["lifecycle_stage"]
-    assert len(kept) == model_module._CACHED_LEVELS
-    np.testing.assert_allclose(
-        scorer.score(_facts("free-text-999", "move_house")),
-        _direct(demo_bundle, _facts("free-text-999", "move_house")),
-        atol=1e-6,
-    )

@@ -9,6 +9,7 @@ the app's routes.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from functools import cache
 
 from litestar.enums import ScopeType
@@ -95,14 +96,9 @@ class HttpMetrics:
         self._answered.note((route, method, status, time.perf_counter() - started))
 
     def _add(self, answered: list[_Answered]) -> None:
-        by_route: dict[tuple[str, str, int], list[float]] = {}
+        by_route: defaultdict[tuple[str, str, int], list[float]] = defaultdict(list)
         for route, method, status, seconds in answered:
-            key = (route, method, status)
-            times = by_route.get(key)
-            if times is None:
-                by_route[key] = [seconds]
-            else:
-                times.append(seconds)
+            by_route[route, method, status].append(seconds)
         for key, times in by_route.items():
             _observer(*key).add(times)
         self._note_breaker()

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from nextbest.decide.types import DecisionRequest, DecisionResponse
 from nextbest.experiments import Assignment
 from nextbest.fields import Value
+from nextbest.scoring.inputs import IndexArray
 
 __all__ = [
     "DEGRADED_CONTACT_PRESSURE",
@@ -35,7 +36,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
 Facts = dict[str, Value]
 """A request's facts by field path; a missing value is an absent key or None."""
 

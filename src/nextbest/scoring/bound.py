@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from nextbest.scoring.inputs import Facts, ModelInput, category_value, numeric_value
+from nextbest.scoring.inputs import Facts, IndexArray, ModelInput, category_value, numeric_value
 from nextbest.scoring.recode import UNKNOWN_LEVEL
 
 __all__ = ["BoundRuns"]
@@ -30,8 +30,6 @@ _OUTPUT_DTYPES: dict[str, type[np.floating[Any]]] = {
     "tensor(float)": np.float32,
     "tensor(double)": np.float64,
 }
-
-IndexArray = npt.NDArray[np.intp]
 
 
 class _Slot:
@@ -113,10 +111,6 @@ class BoundRuns:
         """One row per request, one column per covered offer."""
         every = [self.all_rows] * len(facts)
         return self.score_rows(facts, every).reshape(len(facts), self.rows)
-
-    def score_one(self, facts: Facts) -> npt.NDArray[np.float64]:
-        """One request's scores, one per covered offer."""
-        return self.score_rows([facts], [self.all_rows])
 
     def score_rows(
         self, facts: Sequence[Facts], rows: Sequence[IndexArray]

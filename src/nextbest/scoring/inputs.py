@@ -6,9 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Facts", "ModelInput", "category_value", "encode", "numeric_value"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Facts", "IndexArray", "ModelInput", "category_value", "encode", "numeric_value"]
 
 Facts = Mapping[str, object]
+IndexArray = npt.NDArray[np.intp]
+"""Offer positions (a model's covered offers, or a catalogue's offers)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,17 +10,18 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from nextbest.scoring.bound import BoundRuns
-from nextbest.scoring.inputs import Facts, ModelInput, category_value, encode, numeric_value
+from nextbest.scoring.inputs import (
+    Facts,
+    IndexArray,
+    ModelInput,
+    category_value,
+    encode,
+    numeric_value,
+)
 
 __all__ = ["PropensityModel"]
 
 FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
-
-
-_CACHED_LEVELS = 256
-"""Per categorical input, how many request columns are kept for reuse (the vocabulary
-bounds them; a client sending free text cannot grow the cache past this)."""
 
 
 class PropensityModel:
@@ -29,7 +30,7 @@ class PropensityModel:
     Columns that come from the offer are built once here; a request only fills the
     customer and context columns. A session that takes its categories as codes (`codes`,
     see nextbest.scoring.recode) runs on buffers bound once (BoundRuns); one that takes
-    text is fed arrays, a categorical column built once per level.
+    text is fed arrays.
     """
 
     def __init__(
@@ -51,21 +52,18 @@ class PropensityModel:
         self._rows = rows
         self._fixed: dict[str, npt.NDArray[Any]] = {}
         self._per_request: list[tuple[str, Literal["numeric", "categorical"], str]] = []
-        self._levels: dict[str, dict[str, npt.NDArray[np.object_]]] = {}
         for model_input in self.inputs:
             if model_input.source.startswith("offer."):
                 column = [encode(model_input.kind, f.get(model_input.source)) for f in offer_facts]
                 self._fixed[model_input.name] = self._column(model_input.kind, column)
             else:
                 self._per_request.append((model_input.name, model_input.kind, model_input.source))
-                self._levels[model_input.name] = {}
         self._codes = codes
         self._bound = (
             BoundRuns(session, output, self.inputs, offer_facts, codes)
             if codes is not None
             else None
         )
-
         self.all_rows: IndexArray = (
             self._bound.all_rows if self._bound is not None else np.arange(rows, dtype=np.intp)
         )
@@ -98,18 +96,7 @@ class PropensityModel:
 
     def score(self, facts: Facts) -> FloatArray:
         """P(accept) for each covered offer, in `offer_indices` order."""
-        if self._bound is not None:
-            return self._bound.score_one(facts)
-        feed: dict[str, npt.NDArray[Any]] = dict(self._fixed)
-        rows = self._rows
-        for name, kind, source in self._per_request:
-            value = facts.get(source)
-            if kind == "numeric":
-                feed[name] = np.full((rows, 1), numeric_value(value), dtype=np.float32)
-            else:
-                feed[name] = self._level_column(name, category_value(value))
-        probabilities = self._session.run(self._output, feed)[0]
-        return np.asarray(probabilities[:, 1], dtype=np.float64)
+        return self.score_rows([facts], [self.all_rows])
 
     def score_many(self, facts: Sequence[Facts]) -> npt.NDArray[np.float64]:
         """P(accept) for each covered offer, one row per request, in one session run."""
@@ -134,13 +121,3 @@ class PropensityModel:
             feed[name] = np.repeat(values, counts).reshape(-1, 1)
         probabilities = self._session.run(self._output, feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64)
-
-    def _level_column(self, name: str, level: str) -> npt.NDArray[np.object_]:
-        levels = self._levels[name]
-        column = levels.get(level)
-        if column is None:
-            column = np.full((self._rows, 1), level, dtype=np.object_)
-            column.flags.writeable = False
-            if len(levels) < _CACHED_LEVELS:
-                levels[level] = column
-        return column
