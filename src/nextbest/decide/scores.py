@@ -76,6 +76,13 @@ def _by_one_model(
     wanted are the offers' indices (every request wants one offer at least)."""
     model = models[0].model
     every = model.all_rows
+    if len(items) == 1:  # a decision alone (in process, or alone in its turn of the loop)
+        facts, wanted = items[0]
+        if wanted is None:
+            return [model.score_rows((facts,), (every,))]
+        alone = unscored.copy()
+        alone[wanted] = model.score_rows((facts,), (wanted,))
+        return [alone]
     rows = [every if wanted is None else wanted for _, wanted in items]
     scores = model.score_rows([facts for facts, _ in items], rows)
     if all(r is every for r in rows):
