@@ -2,13 +2,16 @@
 with epsilon-greedy (caps that leave room, and a cap the decision's own picks fill) and
 with Thompson sampling.
 
-    .venv/bin/python loadtests/bench_exploration.py [--decisions 2000] [--rounds 3]
+    .venv/bin/python loadtests/bench_exploration.py [--decisions 2000] [--rounds 3] [--matrix]
 
 Each variant runs the whole decision (`nextbest.service.decide`: rules, scoring,
 arbitration, exploration plan, the embedded contact store, the logged propensities) on a
 copy of the demo bundle with an `exploration.yaml`; dry runs, so every decision sees the
 same store. It prints the CPU time (process time) per decision, the median over the
 rounds, and each variant's extra cost against the greedy one measured in the same round.
+`--matrix` also times `thompson_matrix` alone (3 slots, n0 = 50) at 5, 11 and 20 offers
+drawn like the demo's (propensities 0.03-0.3, keys spread over a factor of about 60):
+the best and the median of `--repeats` calls after a warm-up.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import structlog
 import yaml
 
@@ -67,11 +71,34 @@ async def _cpu_per_decision(decider: Decider, request: DecisionRequest, n: int) 
     return (time.process_time() - started) / n
 
 
+def _matrix_times(repeats: int) -> None:
+    from nextbest.exploration.thompson import thompson_matrix
+
+    rng = np.random.default_rng(3)
+    print(f"thompson_matrix alone, k = 3, n0 = 50 (best and median of {repeats} calls)")
+    for n in (5, 11, 20):
+        propensity = rng.uniform(0.03, 0.3, n)
+        scale = np.exp(rng.uniform(np.log(30.0), np.log(900.0), n))
+        for _ in range(5):
+            thompson_matrix(propensity, scale, 3, 50.0)
+        times = []
+        for _ in range(repeats):
+            started = time.process_time()
+            thompson_matrix(propensity, scale, 3, 50.0)
+            times.append(time.process_time() - started)
+        best, median = min(times) * 1e6, statistics.median(times) * 1e6
+        print(f"  {n:2d} offers   best {best:8.0f} us   median {median:8.0f} us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--matrix", action="store_true", help="also time thompson_matrix alone")
+    parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
+    if args.matrix:
+        _matrix_times(args.repeats)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "bundle"
