@@ -24,11 +24,16 @@ def _documents() -> list[dict[str, Any]]:
     ]
 
 
-def _container() -> dict[str, Any]:
+def _pod_spec() -> dict[str, Any]:
     [deployment] = [
         d for d in _documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "nextbest"
     ]
-    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def _container() -> dict[str, Any]:
+    container: dict[str, Any] = _pod_spec()["containers"][0]
     return container
 
 
@@ -87,3 +92,34 @@ def test_the_cluster_patch_points_the_deployment_at_the_cluster() -> None:
     assert settings.redis_cluster
     service = _cluster_documents()["Service"]["metadata"]["name"]
     assert settings.redis_url.startswith(f"redis://{service}:")
+
+
+def _image_env() -> dict[str, str]:
+    """The runtime stage's ENV of the Dockerfile (key=value pairs)."""
+    text = (EXAMPLE.parents[1] / "Dockerfile").read_text().replace("\\\n", " ")
+    runtime = text.split(" AS runtime", 1)[1]
+    pairs = [
+        word
+        for line in runtime.splitlines()
+        if line.startswith("ENV ")
+        for word in line.split()[1:]
+    ]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_what_the_pod_writes_is_on_a_volume() -> None:
+    """The root file system is read-only: the history's directory and the temporary
+    directory (several workers' shared metrics) must be mounted volumes."""
+    container = _container()
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    settings = Settings.from_env(
+        _image_env() | {e["name"]: e.get("value", "x" * 32) for e in container["env"]}
+    )
+    mounts = [Path(m["mountPath"]) for m in container["volumeMounts"]]
+    assert settings.history_sink == "file"
+    assert any(settings.history_dir.is_relative_to(m) for m in mounts)
+    assert Path("/tmp") in mounts
+    volumes = {v["name"] for v in _pod_spec()["volumes"]}
+    assert {m["name"] for m in container["volumeMounts"]} <= volumes
+    claims = {d["metadata"]["name"] for d in _documents() if d["kind"] == "PersistentVolumeClaim"}
+    assert "nextbest-history" in claims

@@ -70,3 +70,19 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(start_server: StartSer
     server = start_server(env={"NEXTBEST_PORT": "eighty"}, ready=False)
     assert server.process.wait(timeout=30) == 2
     assert "NEXTBEST_PORT" in server.output()
+
+
+@pytest.mark.slow
+def test_every_line_a_json_server_writes_is_json(tmp_path: Path) -> None:
+    """A log collector reading a JSON-configured server gets nothing else (the start-up
+    line included; onnxruntime's telemetry warning is gone with its telemetry)."""
+    home = tmp_path / "not-a-directory"  # as in the container: no HOME to write in
+    home.write_text("")
+    with nextbest_server(log_dir=tmp_path, env={"HOME": str(home)}) as running:
+        output = running.output()
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines
+    assert [line for line in lines if not line.startswith("{")] == []
+    [serving] = [e for e in map(json.loads, lines) if e["event"] == "serving"]
+    assert serving["bundle"] == "demo-energy"
+    assert serving["url"] == running.base

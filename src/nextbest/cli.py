@@ -261,12 +261,20 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     bundle = load_bundle(settings.bundle)  # refuse to start on a bad bundle, before binding
     check_history_settings(settings)
-    print(
-        f"nextbest {__version__}: serving bundle {bundle.name} {bundle.version} "
-        f"on http://{settings.host}:{settings.port} (docs: /schema)",
-        file=sys.stderr,
-    )
+    import structlog
+
+    from nextbest.logging import configure_logging
     from nextbest.server import run
+
+    configure_logging(settings.log_format, settings.log_level)  # a JSON line where logs are
+    structlog.get_logger("nextbest").info(
+        "serving",
+        version=__version__,
+        bundle=bundle.name,
+        bundle_version=bundle.version,
+        url=f"http://{settings.host}:{settings.port}",
+        docs="/schema",
+    )
 
     return run(settings)
 

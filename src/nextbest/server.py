@@ -20,7 +20,7 @@ from collections.abc import Generator
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from nextbest.config import Settings
+from nextbest.config import Settings, SettingsError
 
 __all__ = ["run"]
 
@@ -49,7 +49,15 @@ def _shared_metrics_dir() -> Generator[None, None, None]:
     if os.environ.get(_METRICS_DIR):
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="nextbest-metrics-") as directory:
+    try:
+        workspace = tempfile.TemporaryDirectory(prefix="nextbest-metrics-")
+    except OSError as exc:  # a read-only root file system without a writable TMPDIR
+        raise SettingsError(
+            "NEXTBEST_WORKERS",
+            "several workers share their metrics in a temporary directory, and none can be "
+            f"created ({exc}); give the process a writable TMPDIR, or set {_METRICS_DIR}",
+        ) from exc
+    with workspace as directory:
         os.environ[_METRICS_DIR] = directory
         try:
             yield
