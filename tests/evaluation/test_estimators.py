@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nextbest.evaluation.bootstrap import percentile_interval
+from nextbest.evaluation.bootstrap import percentile_interval, percentile_intervals
 from nextbest.evaluation.estimators import (
     LoggedSlots,
     SlotRewards,
@@ -112,3 +112,21 @@ def test_the_bootstrap_interval_of_a_mean_is_close_to_the_normal_one() -> None:
     assert high == pytest.approx(mean + half, abs=0.15 * half)
     again = percentile_interval(lambda c: c @ values / c.sum(axis=-1), 2000, seed=1)
     assert again == (low, high)  # seeded
+
+
+def test_several_statistics_share_the_resamples_and_get_what_each_gets_alone() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=500)
+    other = rng.exponential(size=500)
+    statistics = [
+        lambda c: c @ values / c.sum(axis=-1),
+        lambda c: c @ other / c.sum(axis=-1),
+        lambda c: (c > 0).mean(axis=-1),
+    ]
+    together = percentile_intervals(statistics, 500, resamples=300, seed=5)
+    alone = [percentile_interval(s, 500, resamples=300, seed=5) for s in statistics]
+    assert together == alone
+    assert together[0] != together[1]
+    empty = percentile_intervals(statistics, 0)
+    assert len(empty) == 3
+    assert all(np.isnan(x) for pair in empty for x in pair)

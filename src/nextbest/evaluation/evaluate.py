@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from nextbest.bundle import load_bundle
 from nextbest.decide import Decider
 from nextbest.errors import FieldError
-from nextbest.evaluation.bootstrap import DEFAULT_RESAMPLES, percentile_interval
+from nextbest.evaluation.bootstrap import DEFAULT_RESAMPLES, percentile_intervals
 from nextbest.evaluation.estimators import (
     ESTIMATORS,
     Estimator,
@@ -126,12 +126,17 @@ def evaluate_replay(
     # acceptance: accepted offers per decision; value: their summed value per decision
     measures: dict[str, SlotRewards] = {"acceptance": replayed.acceptance, "value": replayed.value}
     estimators: dict[str, Estimator] = {"logged": logged_value, **ESTIMATORS}
-    for measure, rewards in measures.items():
-        for name, estimator in estimators.items():
-            statistic = _statistic(estimator, slots, rewards)
-            point = float(statistic(np.ones(n))) if n else float("nan")
-            low, high = percentile_interval(statistic, n, resamples=resamples, seed=seed)
-            estimates.append(Estimate(measure, name, point, low, high))
+    named = [
+        (measure, name, _statistic(estimator, slots, rewards))
+        for measure, rewards in measures.items()
+        for name, estimator in estimators.items()
+    ]
+    intervals = percentile_intervals(
+        [statistic for _, _, statistic in named], n, resamples=resamples, seed=seed
+    )
+    for (measure, name, statistic), (low, high) in zip(named, intervals, strict=True):
+        point = float(statistic(np.ones(n))) if n else float("nan")
+        estimates.append(Estimate(measure, name, point, low, high))
     weights = slots.weights
     by_slot = [
         effective_sample_size(weights[:, k], slots.present[:, k])
