@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
+from nextbest.exploration import thompson
 from nextbest.exploration.propensity import Thompson, rank_probabilities
 from nextbest.exploration.thompson import (
     beta_parameters,
@@ -143,6 +144,9 @@ WIDE_CASES = [
     (np.array([0.05, 0.5, 0.9, 0.3, 0.7]), np.array([3.0, 1.0, 0.5, 1.0, 1.2]), 2.0, 5),
     # two offers, narrow and nearly equal
     (np.array([0.3, 0.31]), np.array([1.0, 1.0]), 500.0, 2),
+    # a = 1.2, b = 2,060: an upper tail too steep for the nodes' Gauss-Legendre sums (the
+    # offer falls back to betainc at every node)
+    (np.array([5.678e-4, 0.2, 0.197]), np.array([235.6, 95.5, 100.0]), 2062.9, 3),
 ]
 
 
@@ -177,3 +181,20 @@ def test_raised_offers_match_quadrature_and_the_rest_follow(
     for position, i in enumerate(rest):
         assert matrix[i, len(raised) + position] == 1.0
     np.testing.assert_allclose(matrix.sum(axis=0), 1.0, atol=INTEGRATION_ERROR)
+
+
+def test_nodes_the_gauss_legendre_sums_cannot_hold_fall_back_to_betainc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The steep case above takes the fallback: betainc at one offer's every node."""
+    p, scale, n0, k = WIDE_CASES[-1]
+    calls: list[tuple[int, ...]] = []
+
+    def counted(*args: np.ndarray) -> np.ndarray:
+        result = special.betainc(*args)
+        calls.append(np.shape(result))
+        return result
+
+    monkeypatch.setattr(thompson, "betainc", counted)
+    thompson_matrix(p, scale, k, n0)
+    assert (1, len(thompson._LEVELS)) in calls
