@@ -70,7 +70,8 @@ def expected_auc(bundle: Bundle, n: int, seed: int) -> float:
     index = {o.id: o.index for o in bundle.offers}
     scores = np.empty(n)
     for i, request in requests(population):
-        ranking = decider.rank(request)
+        # explained: every offer scored by the model, eligible for this request or not
+        ranking = decider.rank(msgspec.structs.replace(request, explain=True))
         scores[i] = ranking.propensity[index[str(population["offer_id"][i])]]
     truth = true_acceptance(
         population, np.arange(n), [str(o) for o in population["offer_id"]], bundle
